@@ -1,0 +1,108 @@
+// Turns the kubevirt-config ConfigMap into a typed, validated cluster configuration.
+// Never throws: every problem comes back as an issue naming the key and the reason.
+import { parse as parseYaml } from 'yaml';
+import { parseQuantity, QuantityError } from './quantity.js';
+import { compileSchema, formatIssues, type SchemaIssue } from './validation.js';
+import { clusterMigrationsSchema, MIGRATION_DEFAULTS, type MigrationConfiguration } from './schemas/migration-config.js';
+
+export interface ClusterConfigLocation {
+  namespace: string;
+  name: string;
+}
+
+export const DEFAULT_CONFIG_LOCATION: ClusterConfigLocation = { namespace: 'kubevirt', name: 'kubevirt-config' };
+
+export const LIVE_MIGRATION_GATE = 'LiveMigration';
+const FEATURE_GATES_KEY = 'feature-gates';
+const MIGRATIONS_KEY = 'migrations';
+const FEATURE_GATE_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
+
+/** The `migrations` block with every default filled in. */
+export interface ClusterMigrations extends MigrationConfiguration {
+  parallelMigrationsPerCluster: number;
+  parallelOutboundMigrationsPerNode: number;
+  parallelInboundMigrationsPerNode: number;
+  finishedMigrationsPerVMI: number;
+}
+
+export interface ClusterConfig {
+  featureGates: string[];
+  liveMigrationEnabled: boolean;
+  migrations: ClusterMigrations;
+  /** bandwidthPerMigration in bytes per second; 0 means unlimited. */
+  bandwidthBytesPerSecond: number;
+}
+
+export type ClusterConfigResult =
+  | { ok: true; config: ClusterConfig }
+  | { ok: false; issues: SchemaIssue[]; message: string };
+
+const validateMigrations = compileSchema<Partial<ClusterMigrations>>(clusterMigrationsSchema);
+
+/** The configuration in force when the ConfigMap does not exist: defaults, no feature gates. */
+export function defaultClusterConfig(): ClusterConfig {
+  const result = parseClusterConfig({});
+  if (!result.ok) throw new Error(`built-in defaults are invalid: ${result.message}`);
+  return result.config;
+}
+
+export function parseFeatureGates(raw: string | undefined): { gates: string[]; issues: SchemaIssue[] } {
+  const issues: SchemaIssue[] = [];
+  if (raw === undefined || raw.trim() === '') return { gates: [], issues };
+  const gates: string[] = [];
+  raw.split(',').forEach((entry, index) => {
+    const gate = entry.trim();
+    if (gate === '') {
+      issues.push({ path: FEATURE_GATES_KEY, reason: `entry ${index + 1} is empty (a stray comma?)` });
+    } else if (!FEATURE_GATE_NAME.test(gate)) {
+      issues.push({ path: FEATURE_GATES_KEY, reason: `"${gate}" is not a feature gate name (letters and digits, starting with a letter)` });
+    } else if (!gates.includes(gate)) {
+      gates.push(gate);
+    }
+  });
+  return { gates, issues };
+}
+
+function parseMigrationsBlock(raw: string | undefined): { values: Partial<ClusterMigrations>; issues: SchemaIssue[] } {
+  if (raw === undefined || raw.trim() === '') return { values: {}, issues: [] };
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(raw);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return { values: {}, issues: [{ path: MIGRATIONS_KEY, reason: `is not valid YAML: ${detail}` }] };
+  }
+  if (parsed === null || parsed === undefined) return { values: {}, issues: [] };
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { values: {}, issues: [{ path: MIGRATIONS_KEY, reason: 'must be a YAML mapping of keys to values' }] };
+  }
+  if (!validateMigrations(parsed)) return { values: {}, issues: validateMigrations.issues(MIGRATIONS_KEY) };
+  return { values: parsed, issues: [] };
+}
+
+/** Parses a ConfigMap's `data`. Keys other than feature-gates and migrations belong to others and are ignored. */
+export function parseClusterConfig(data: Record<string, string> | undefined): ClusterConfigResult {
+  const featureGates = parseFeatureGates(data?.[FEATURE_GATES_KEY]);
+  const migrationsBlock = parseMigrationsBlock(data?.[MIGRATIONS_KEY]);
+  const issues = [...featureGates.issues, ...migrationsBlock.issues];
+  const migrations: ClusterMigrations = { ...MIGRATION_DEFAULTS, ...migrationsBlock.values };
+
+  let bandwidthBytesPerSecond = 0;
+  try {
+    bandwidthBytesPerSecond = parseQuantity(migrations.bandwidthPerMigration);
+  } catch (error) {
+    if (!(error instanceof QuantityError)) throw error;
+    issues.push({ path: `${MIGRATIONS_KEY}.bandwidthPerMigration`, reason: error.message });
+  }
+
+  if (issues.length > 0) return { ok: false, issues, message: formatIssues(issues) };
+  return {
+    ok: true,
+    config: {
+      featureGates: featureGates.gates,
+      liveMigrationEnabled: featureGates.gates.includes(LIVE_MIGRATION_GATE),
+      migrations,
+      bandwidthBytesPerSecond,
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// The CustomResourceDefinitions, built from the schemas in ./schemas. `npm run generate` writes
+// them to charts/live-migration/crds/, and a test fails when the committed files drift.
+import type { JsonSchema } from './schemas/json-schema.js';
+import { vmimSchema } from './schemas/vmim.js';
+import { vmiSchema } from './schemas/vmi.js';
+
+export const GROUP = 'kubevirt.io';
+export const STORAGE_VERSION = 'v1';
+export const SERVED_VERSIONS = ['v1', 'v1alpha3'] as const;
+
+interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'date' | 'boolean';
+  jsonPath: string;
+  description?: string;
+}
+
+export interface CustomResourceDefinition {
+  apiVersion: 'apiextensions.k8s.io/v1';
+  kind: 'CustomResourceDefinition';
+  metadata: { name: string; labels: Record<string, string> };
+  spec: {
+    group: string;
+    scope: 'Namespaced';
+    names: { kind: string; listKind: string; plural: string; singular: string; shortNames: string[]; categories: string[] };
+    versions: Array<{
+      name: string;
+      served: boolean;
+      storage: boolean;
+      subresources: { status: Record<string, never> };
+      additionalPrinterColumns: PrinterColumn[];
+      schema: { openAPIV3Schema: JsonSchema };
+    }>;
+  };
+}
+
+function crd(
+  kind: string,
+  plural: string,
+  shortName: string,
+  schema: JsonSchema,
+  columns: PrinterColumn[],
+): CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${GROUP}`, labels: { 'app.kubernetes.io/part-of': 'live-migration' } },
+    spec: {
+      group: GROUP,
+      scope: 'Namespaced',
+      names: {
+        kind,
+        listKind: `${kind}List`,
+        plural,
+        singular: kind.toLowerCase(),
+        shortNames: [shortName],
+        categories: ['all', 'kubevirt'],
+      },
+      // Both versions share one schema, so no conversion webhook is needed: v1alpha3 objects are
+      // stored and read back as v1 unchanged.
+      versions: SERVED_VERSIONS.map((name) => ({
+        name,
+        served: true,
+        storage: name === STORAGE_VERSION,
+        subresources: { status: {} },
+        additionalPrinterColumns: columns,
+        schema: { openAPIV3Schema: schema },
+      })),
+    },
+  };
+}
+
+const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export const vmimCrd = crd('VirtualMachineInstanceMigration', 'virtualmachineinstancemigrations', 'vmim', vmimSchema, [
+  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+  { name: 'VMI', type: 'string', jsonPath: '.spec.vmiName' },
+  { name: 'Source', type: 'string', jsonPath: '.status.migrationState.sourceNode' },
+  { name: 'Target', type: 'string', jsonPath: '.status.migrationState.targetNode' },
+  { name: 'Progress', type: 'integer', jsonPath: '.status.progress.percent', description: 'Percent of data sent' },
+  age,
+]);
+
+export const vmiCrd = crd('VirtualMachineInstance', 'virtualmachineinstances', 'vmi', vmiSchema, [
+  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+  { name: 'Node', type: 'string', jsonPath: '.status.nodeName' },
+  {
+    name: 'Live-Migratable',
+    type: 'string',
+    jsonPath: ".status.conditions[?(@.type=='LiveMigratable')].status",
+  },
+  { name: 'Method', type: 'string', jsonPath: '.status.migrationMethod', description: 'Migration method' },
+  age,
+]);
+
+export const CRDS = [vmimCrd, vmiCrd];

@@ -1,0 +1,99 @@
+// The JSON Schema of migration settings: the one source for the `migrations` block of
+// kubevirt-config, the per-migration `spec.migrationConfiguration` of a VMIM (CRD), the
+// VMI's `status.migrationState.migrationConfiguration`, and (later) the chart's values.schema.json.
+import { QUANTITY_PATTERN } from '../quantity.js';
+import type { JsonSchema } from './json-schema.js';
+
+const NON_NEGATIVE_QUANTITY_PATTERN = QUANTITY_PATTERN.replace('^[+-]?', '^\\+?');
+
+const positiveInteger = (description: string): JsonSchema => ({
+  type: 'integer',
+  minimum: 1,
+  description,
+});
+
+/** Keys that shape one migration; stamped on every VMIM so it runs under the config of its time. */
+export const perMigrationProperties: Record<string, JsonSchema> = {
+  bandwidthPerMigration: {
+    'x-kubernetes-int-or-string': true,
+    anyOf: [
+      { type: 'integer', minimum: 0 },
+      { type: 'string', pattern: NON_NEGATIVE_QUANTITY_PATTERN },
+    ],
+    description:
+      'Bandwidth cap per migration in bytes per second, as a Kubernetes quantity (64Mi = 64 MiB/s). 0 means unlimited.',
+  },
+  completionTimeoutPerGiB: positiveInteger(
+    'Seconds allowed per GiB (2^30 bytes, rounded up) of data to copy: guest memory, plus local disks for BlockMigration. A migration running longer than this × size is aborted.',
+  ),
+  progressTimeout: positiveInteger(
+    'Seconds a migration may go without the data remaining going down before it is aborted.',
+  ),
+  allowAutoConverge: {
+    type: 'boolean',
+    description: 'Let the hypervisor throttle the guest CPU so that a busy guest converges.',
+  },
+  allowPostCopy: {
+    type: 'boolean',
+    description: 'Switch to post-copy when pre-copy does not converge.',
+  },
+  unschedulableTimeout: positiveInteger(
+    'Seconds a migration may wait for an eligible target node before it fails.',
+  ),
+  targetReadyTimeout: positiveInteger(
+    'Seconds allowed for a target node agent to prepare and report ready (and for any agent to answer) before the migration fails.',
+  ),
+};
+
+/** Keys that shape the cluster's queue; only in kubevirt-config. */
+export const clusterOnlyProperties: Record<string, JsonSchema> = {
+  parallelMigrationsPerCluster: positiveInteger('Migrations running at once in the whole cluster.'),
+  parallelOutboundMigrationsPerNode: positiveInteger('Migrations running at once out of one source node.'),
+  parallelInboundMigrationsPerNode: positiveInteger('Migrations running at once into one target node.'),
+  finishedMigrationsPerVMI: positiveInteger(
+    'Finished migrations kept per VMI as history; older ones are deleted.',
+  ),
+};
+
+export const perMigrationConfigSchema: JsonSchema = {
+  type: 'object',
+  description:
+    'Migration settings this migration runs under. Stamped at admission from kubevirt-config; keys set here by the user win over the cluster values.',
+  properties: perMigrationProperties,
+  additionalProperties: false,
+};
+
+export const clusterMigrationsSchema: JsonSchema = {
+  type: 'object',
+  description: 'The `migrations` block of kubevirt-config.',
+  properties: { ...clusterOnlyProperties, ...perMigrationProperties },
+  additionalProperties: false,
+};
+
+/** The seed's defaults (KubeVirt's user guide), plus ours for keys the seed does not have. */
+export const MIGRATION_DEFAULTS = {
+  parallelMigrationsPerCluster: 5,
+  parallelOutboundMigrationsPerNode: 2,
+  parallelInboundMigrationsPerNode: 2,
+  finishedMigrationsPerVMI: 5,
+  bandwidthPerMigration: '64Mi',
+  completionTimeoutPerGiB: 800,
+  progressTimeout: 150,
+  allowAutoConverge: false,
+  allowPostCopy: false,
+  unschedulableTimeout: 300,
+  targetReadyTimeout: 300,
+} as const;
+
+/** Per-migration settings as stamped on a VMIM (API form: bandwidth stays a quantity). */
+export interface MigrationConfiguration {
+  bandwidthPerMigration: string | number;
+  completionTimeoutPerGiB: number;
+  progressTimeout: number;
+  allowAutoConverge: boolean;
+  allowPostCopy: boolean;
+  unschedulableTimeout: number;
+  targetReadyTimeout: number;
+}
+
+export const PER_MIGRATION_KEYS = Object.keys(perMigrationProperties) as Array<keyof MigrationConfiguration>;

@@ -1,0 +1,117 @@
+// VirtualMachineInstance: only the fields migration reads or writes are typed; the rest of the spec
+// (the domain, devices we do not inspect) and of the status is kept as it is.
+import { conditionSchema, migrationStateSchema, type Condition, type MigrationState } from './migration-state.js';
+import type { JsonSchema } from './json-schema.js';
+import type { ObjectMeta } from './object-meta.js';
+
+export const VMI_PHASES = ['Pending', 'Scheduling', 'Scheduled', 'Running', 'Succeeded', 'Failed', 'Unknown'] as const;
+export type VmiPhase = (typeof VMI_PHASES)[number];
+export const FINAL_VMI_PHASES: readonly VmiPhase[] = ['Succeeded', 'Failed'];
+
+export const MIGRATION_METHODS = ['BlockMigration', 'LiveMigration'] as const;
+export type MigrationMethod = (typeof MIGRATION_METHODS)[number];
+
+const namedRef = (key: string, description: string): JsonSchema => ({
+  type: 'object',
+  description,
+  required: [key],
+  properties: { [key]: { type: 'string' } },
+  'x-kubernetes-preserve-unknown-fields': true,
+});
+
+const opaque = (description: string): JsonSchema => ({
+  type: 'object',
+  description,
+  'x-kubernetes-preserve-unknown-fields': true,
+});
+
+export const volumeSchema: JsonSchema = {
+  type: 'object',
+  required: ['name'],
+  'x-kubernetes-preserve-unknown-fields': true,
+  properties: {
+    name: { type: 'string' },
+    persistentVolumeClaim: namedRef('claimName', 'A PVC; live-migratable only when ReadWriteMany.'),
+    dataVolume: namedRef('name', "A DataVolume; its PVC of the same name must be ReadWriteMany."),
+    hostDisk: opaque('A disk on the host: never live-migratable.'),
+    containerDisk: opaque('An ephemeral disk from an image: copied by BlockMigration.'),
+    emptyDisk: opaque('A scratch disk: copied by BlockMigration.'),
+    ephemeral: opaque('A copy-on-write layer over a PVC: copied by BlockMigration.'),
+    cloudInitNoCloud: opaque('Cloud-init data: copied by BlockMigration.'),
+    cloudInitConfigDrive: opaque('Cloud-init data: copied by BlockMigration.'),
+  },
+};
+
+export const vmiSpecSchema: JsonSchema = {
+  type: 'object',
+  'x-kubernetes-preserve-unknown-fields': true,
+  properties: {
+    nodeSelector: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Labels every node hosting this VMI must have, the migration target included.',
+    },
+    volumes: { type: 'array', items: volumeSchema },
+    domain: opaque('The guest: memory, CPU, devices (kept as given).'),
+  },
+};
+
+export const vmiStatusSchema: JsonSchema = {
+  type: 'object',
+  'x-kubernetes-preserve-unknown-fields': true,
+  properties: {
+    phase: { type: 'string', enum: [...VMI_PHASES], description: 'Lifecycle phase of the VMI.' },
+    nodeName: { type: 'string', description: 'Node the VMI runs on.' },
+    conditions: { type: 'array', items: conditionSchema },
+    migrationMethod: {
+      type: 'string',
+      enum: [...MIGRATION_METHODS],
+      description: 'BlockMigration when local disks must be copied; LiveMigration when only memory is.',
+    },
+    migrationState: migrationStateSchema,
+  },
+};
+
+export const vmiSchema: JsonSchema = {
+  type: 'object',
+  description: 'A running virtual machine.',
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: vmiSpecSchema,
+    status: vmiStatusSchema,
+  },
+};
+
+export interface Volume {
+  name: string;
+  persistentVolumeClaim?: { claimName: string };
+  dataVolume?: { name: string };
+  hostDisk?: Record<string, unknown>;
+  containerDisk?: Record<string, unknown>;
+  emptyDisk?: Record<string, unknown>;
+  ephemeral?: Record<string, unknown>;
+  cloudInitNoCloud?: Record<string, unknown>;
+  cloudInitConfigDrive?: Record<string, unknown>;
+}
+
+export interface VirtualMachineInstance {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: {
+    nodeSelector?: Record<string, string>;
+    volumes?: Volume[];
+    domain?: Record<string, unknown>;
+    [key: string]: unknown;
+  };
+  status?: {
+    phase?: VmiPhase;
+    nodeName?: string;
+    conditions?: Condition[];
+    migrationMethod?: MigrationMethod;
+    migrationState?: MigrationState;
+    [key: string]: unknown;
+  };
+}

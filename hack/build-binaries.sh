@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, etcd, helm (and kubectl when the machine lacks it) from the Go module proxy
+# into a cache outside the repo. A binary is rebuilt only when its pinned version changes.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+CACHE="${LIVE_MIGRATION_CACHE:-$HOME/.cache/live-migration}"
+BIN="$CACHE/bin"
+mkdir -p "$BIN" "$CACHE/build"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+export CGO_ENABLED=0
+
+log() { printf '[build-binaries] %s\n' "$*" >&2; }
+
+# have NAME VERSION: true when the cached binary was built from this version.
+have() { [[ -x "$BIN/$1" && "$(cat "$BIN/$1.version" 2>/dev/null)" == "$2" ]]; }
+stamp() { echo "$2" > "$BIN/$1.version"; }
+
+# A throwaway module that requires k8s.io/kubernetes and pins every staging module to the matching
+# v0.x.y, since k8s.io/kubernetes' own go.mod replaces them with ./staging paths.
+build_kube() { # build_kube NAME PACKAGE
+  local name="$1" pkg="$2"
+  have "$name" "$KUBE_VERSION" && return 0
+  log "building $name $KUBE_VERSION (cold build takes several minutes)"
+  local dir="$CACHE/build/kube-$KUBE_VERSION"
+  local staging_version="v0.${KUBE_VERSION#v1.}"
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    if [[ ! -f go.mod ]]; then
+      go mod init example.invalid/kube-build >/dev/null 2>&1
+      local gomod
+      gomod="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')"
+      local replaces=()
+      while read -r mod; do
+        replaces+=("-replace=$mod=$mod@$staging_version")
+      done < <(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod")
+      go mod edit "${replaces[@]}"
+    fi
+    # Adds k8s.io/kubernetes and everything the package needs to go.mod (no tidy: main packages
+    # cannot be imported, so tidy would drop them again).
+    go get "$pkg@$KUBE_VERSION"
+    go build -trimpath -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBE_VERSION#v1.}" -o "$BIN/$name" "$pkg"
+  )
+  stamp "$name" "$KUBE_VERSION"
+}
+
+build_etcd() {
+  have etcd "$ETCD_VERSION" && return 0
+  log "building etcd $ETCD_VERSION"
+  local dir="$CACHE/build/etcd-$ETCD_VERSION"
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    [[ -f go.mod ]] || go mod init example.invalid/etcd-build >/dev/null 2>&1
+    cat > main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+    go mod tidy
+    go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" .
+  )
+  stamp etcd "$ETCD_VERSION"
+}
+
+build_helm() {
+  have helm "$HELM_VERSION" && return 0
+  log "building helm $HELM_VERSION"
+  GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  stamp helm "$HELM_VERSION"
+}
+
+build_etcd
+build_helm
+build_kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+if ! command -v kubectl >/dev/null 2>&1 || ! kubectl version --client >/dev/null 2>&1; then
+  build_kube kubectl k8s.io/kubernetes/cmd/kubectl
+fi
+log "binaries ready in $BIN"
+ls -1 "$BIN" >&2

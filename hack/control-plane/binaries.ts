@@ -1,0 +1,61 @@
+// Where the control-plane binaries live, building them on first use (hack/build-binaries.sh).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../api/generated-files.js';
+
+export interface Binaries {
+  etcd: string;
+  kubeApiserver: string;
+  kubectl: string;
+  helm: string;
+}
+
+export const CACHE_DIR = process.env.LIVE_MIGRATION_CACHE ?? join(homedir(), '.cache', 'live-migration');
+
+function pinnedVersions(): Record<string, string> {
+  const text = readFileSync(join(REPO_ROOT, 'hack/versions.env'), 'utf8');
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => line.split('=') as [string, string]),
+  );
+}
+
+function cached(name: string, version: string | undefined): string | undefined {
+  const path = join(CACHE_DIR, 'bin', name);
+  const stamp = join(CACHE_DIR, 'bin', `${name}.version`);
+  if (!existsSync(path) || !existsSync(stamp)) return undefined;
+  return readFileSync(stamp, 'utf8').trim() === version ? path : undefined;
+}
+
+function onPath(command: string): string | undefined {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves the binaries, running the build script when one is missing or out of date. */
+export function ensureBinaries(): Binaries {
+  const versions = pinnedVersions();
+  const resolve = (): Partial<Binaries> => ({
+    etcd: cached('etcd', versions.ETCD_VERSION),
+    kubeApiserver: cached('kube-apiserver', versions.KUBE_VERSION),
+    helm: cached('helm', versions.HELM_VERSION),
+    kubectl: onPath('kubectl') ?? cached('kubectl', versions.KUBE_VERSION),
+  });
+  let found = resolve();
+  if (!found.etcd || !found.kubeApiserver || !found.helm || !found.kubectl) {
+    execFileSync('bash', [join(REPO_ROOT, 'hack/build-binaries.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    found = resolve();
+  }
+  const { etcd, kubeApiserver, helm, kubectl } = found;
+  if (!etcd || !kubeApiserver || !helm || !kubectl) {
+    throw new Error(`control-plane binaries missing after build in ${CACHE_DIR}/bin`);
+  }
+  return { etcd, kubeApiserver, helm, kubectl };
+}
