@@ -34,6 +34,22 @@ export interface CustomResourceDefinition {
   };
 }
 
+/**
+ * The schema as a structural CRD schema: Kubernetes forbids `additionalProperties: false` beside
+ * `properties` (it prunes unknown fields, and kubectl's strict field validation rejects them), so
+ * that one keyword is dropped here while ajv keeps enforcing it.
+ */
+export function toStructural(schema: JsonSchema): JsonSchema {
+  const { additionalProperties, properties, items, anyOf, ...rest } = schema;
+  const out: JsonSchema = { ...rest };
+  if (properties) out.properties = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, toStructural(v)]));
+  if (typeof additionalProperties === 'object') out.additionalProperties = toStructural(additionalProperties);
+  else if (additionalProperties === true || (additionalProperties === false && !properties)) out.additionalProperties = additionalProperties;
+  if (items) out.items = toStructural(items);
+  if (anyOf) out.anyOf = anyOf.map(toStructural);
+  return out;
+}
+
 function crd(
   kind: string,
   plural: string,
@@ -64,7 +80,7 @@ function crd(
         storage: name === STORAGE_VERSION,
         subresources: { status: {} },
         additionalPrinterColumns: columns,
-        schema: { openAPIV3Schema: schema },
+        schema: { openAPIV3Schema: toStructural(schema) },
       })),
     },
   };

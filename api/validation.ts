@@ -57,18 +57,21 @@ function show(value: unknown): string {
 }
 
 function describeErrors(errors: ErrorObject[], rootPath: string): SchemaIssue[] {
-  // An int-or-string quantity that fails reports once, not once per branch of its anyOf.
+  // An int-or-string quantity that fails reports once, not once per branch or bound.
   const quantityPaths = new Set(
     errors
-      .filter((e) => e.keyword === 'anyOf' && (e.parentSchema as JsonSchema | undefined)?.['x-kubernetes-int-or-string'])
+      .filter((e) => (e.parentSchema as JsonSchema | undefined)?.['x-kubernetes-int-or-string'])
       .map((e) => e.instancePath),
   );
   const issues: SchemaIssue[] = [];
+  const reportedQuantities = new Set<string>();
   for (const error of errors) {
     const isQuantity = quantityPaths.has(error.instancePath);
-    if (isQuantity && error.keyword !== 'anyOf') continue;
-    const path = joinPath(rootPath, error.instancePath);
-    issues.push(describeError(error, path, isQuantity));
+    if (isQuantity) {
+      if (reportedQuantities.has(error.instancePath)) continue;
+      reportedQuantities.add(error.instancePath);
+    }
+    issues.push(describeError(error, joinPath(rootPath, error.instancePath), isQuantity));
   }
   return issues;
 }

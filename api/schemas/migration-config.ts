@@ -15,11 +15,12 @@ const positiveInteger = (description: string): JsonSchema => ({
 /** Keys that shape one migration; stamped on every VMIM so it runs under the config of its time. */
 export const perMigrationProperties: Record<string, JsonSchema> = {
   bandwidthPerMigration: {
+    // Kubernetes' int-or-string form: the anyOf must be exactly these two bare types; the bounds
+    // sit beside it (JSON Schema applies minimum only to numbers and pattern only to strings).
     'x-kubernetes-int-or-string': true,
-    anyOf: [
-      { type: 'integer', minimum: 0 },
-      { type: 'string', pattern: NON_NEGATIVE_QUANTITY_PATTERN },
-    ],
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    minimum: 0,
+    pattern: NON_NEGATIVE_QUANTITY_PATTERN,
     description:
       'Bandwidth cap per migration in bytes per second, as a Kubernetes quantity (64Mi = 64 MiB/s). 0 means unlimited.',
   },

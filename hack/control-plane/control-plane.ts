@@ -200,8 +200,14 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
 }
 
 function installCrds(kubectl: string, kubeconfig: string): void {
-  const run = (args: string[]) =>
-    execFileSync(kubectl, ['--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+  const run = (args: string[]) => {
+    try {
+      execFileSync(kubectl, ['--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    } catch (error) {
+      const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim();
+      throw new Error(`kubectl ${args.join(' ')} failed: ${stderr || String(error)}`);
+    }
+  };
   run(['apply', '--server-side', '-f', CRD_DIR]);
   run(['wait', '--for=condition=Established', '--timeout=30s', ...CRDS.map((crd) => `crd/${crd.metadata.name}`)]);
 }

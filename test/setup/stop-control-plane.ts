@@ -1,6 +1,6 @@
 import { stopControlPlane } from '../../hack/control-plane/control-plane.js';
 import { readControlPlaneState } from './environment.js';
 
-export default async function globalTeardown(): Promise<void> {
+export async function stopTestControlPlane(): Promise<void> {
   await stopControlPlane(readControlPlaneState());
 }

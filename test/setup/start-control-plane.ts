@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { startControlPlane } from '../../hack/control-plane/control-plane.js';
 import { STATE_ENV } from './environment.js';
 
-export default async function globalSetup(): Promise<void> {
+export async function startTestControlPlane(): Promise<void> {
   const state = await startControlPlane();
   const stateFile = `${state.workDir}/state.json`;
   writeFileSync(stateFile, JSON.stringify(state));
