@@ -1,0 +1,51 @@
+// Mutating admission of a new VirtualMachineInstanceMigration: KubeVirt's label and finalizer, and
+// the effective per-migration configuration stamped into spec.migrationConfiguration so the
+// migration runs under the config in force when it was requested. Keys the user set there win.
+import type { ClusterConfig } from '../../api/cluster-config.js';
+import { PER_MIGRATION_KEYS, type MigrationConfiguration } from '../../api/schemas/migration-config.js';
+import { diff } from './json-patch.js';
+import { checkSchema, vmiNameOf } from './validate-migration.js';
+import { VMI_NAME_LABEL } from './validate-migration-update.js';
+import { isPlainObject, qualifiedName, type Decision } from './types.js';
+
+export const MIGRATION_FINALIZER = 'kubevirt.io/migrationJobFinalize';
+
+/** The per-migration keys of the cluster configuration, with the user's own values on top. */
+export function effectiveMigrationConfiguration(
+  cluster: ClusterConfig,
+  userSet: Partial<MigrationConfiguration> | undefined,
+): MigrationConfiguration {
+  const effective: Record<string, unknown> = {};
+  for (const key of PER_MIGRATION_KEYS) effective[key] = userSet?.[key] ?? cluster.migrations[key];
+  return effective as unknown as MigrationConfiguration;
+}
+
+/**
+ * The patch for a VMIM create. An object that fails the schema is refused here already, so the
+ * user reads our message (naming the VMI) rather than a generic one, and we never stamp into a
+ * malformed spec. `cluster` is undefined when no valid configuration is known: then the label and
+ * finalizer are still added and the validating webhook refuses the request.
+ */
+export function mutateMigrationCreate(namespace: string, object: unknown, cluster: ClusterConfig | undefined): Decision {
+  const schemaProblem = checkSchema(object, qualifiedName(namespace, vmiNameOf(object)));
+  if (schemaProblem) return schemaProblem;
+  const original = object as Record<string, unknown> & { metadata?: unknown; spec: Record<string, unknown> };
+  const desired = structuredClone(original);
+  const metadata: Record<string, unknown> = isPlainObject(desired.metadata) ? desired.metadata : {};
+  desired.metadata = metadata;
+
+  const labels = isPlainObject(metadata.labels) ? metadata.labels : {};
+  labels[VMI_NAME_LABEL] = desired.spec.vmiName;
+  metadata.labels = labels;
+
+  const finalizers = Array.isArray(metadata.finalizers) ? metadata.finalizers : [];
+  if (!finalizers.includes(MIGRATION_FINALIZER)) finalizers.push(MIGRATION_FINALIZER);
+  metadata.finalizers = finalizers;
+
+  if (cluster !== undefined) {
+    const userSet = desired.spec.migrationConfiguration as Partial<MigrationConfiguration> | undefined;
+    desired.spec.migrationConfiguration = effectiveMigrationConfiguration(cluster, userSet);
+  }
+  const patch = diff(original, desired);
+  return patch.length > 0 ? { allowed: true, reason: 'Mutated', patch } : { allowed: true, reason: 'Admitted' };
+}

@@ -1,0 +1,103 @@
+// The admission.k8s.io AdmissionReview shapes we read and answer, and the decision every handler
+// returns. Kept free of express and of the Kubernetes client so decisions stay plain functions.
+import type { JsonPatchOperation } from './json-patch.js';
+
+export const ADMISSION_API_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
+export type AdmissionApiVersion = (typeof ADMISSION_API_VERSIONS)[number];
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+export interface GroupVersionResource {
+  group: string;
+  version: string;
+  resource: string;
+}
+
+export interface UserInfo {
+  username?: string;
+  uid?: string;
+  groups?: string[];
+}
+
+export interface AdmissionRequest {
+  uid: string;
+  kind: GroupVersionKind;
+  resource: GroupVersionResource;
+  subResource?: string;
+  name?: string;
+  namespace?: string;
+  operation: Operation;
+  userInfo: UserInfo;
+  object?: unknown;
+  oldObject?: unknown;
+  dryRun?: boolean;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; message: string; reason?: string };
+  patchType?: 'JSONPatch';
+  /** base64 of the JSON patch. */
+  patch?: string;
+  warnings?: string[];
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: AdmissionApiVersion;
+  kind: 'AdmissionReview';
+  response: AdmissionResponse;
+}
+
+/**
+ * Why a request was decided the way it was. A closed set so it can label metrics without
+ * unbounded cardinality.
+ */
+export const DECISION_REASONS = [
+  'Admitted',
+  'Mutated',
+  'NotApplicable',
+  'FeatureGateDisabled',
+  'ConfigInvalid',
+  'SchemaInvalid',
+  'PriorityForbidden',
+  'NodeSelectorInvalid',
+  'VMINotFound',
+  'VMIFinal',
+  'VMINotRunning',
+  'VMINotMigratable',
+  'VMINotEvaluated',
+  'MigrationInFlight',
+  'SpecImmutable',
+  'VMINameLabelImmutable',
+  'InternalError',
+] as const;
+export type DecisionReason = (typeof DECISION_REASONS)[number];
+
+export type Decision =
+  | { allowed: true; reason: DecisionReason; patch?: JsonPatchOperation[]; warnings?: string[] }
+  | { allowed: false; reason: DecisionReason; message: string; code?: number };
+
+export function allow(reason: DecisionReason = 'Admitted'): Decision {
+  return { allowed: true, reason };
+}
+
+export function deny(reason: DecisionReason, message: string, code = 403): Decision {
+  return { allowed: false, reason, message, code };
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `ns/name` as users see it in messages; tolerant of a missing name. */
+export function qualifiedName(namespace: string | undefined, name: string | undefined): string {
+  const shownName = name && name !== '' ? name : '<no spec.vmiName>';
+  return namespace ? `${namespace}/${shownName}` : shownName;
+}
