@@ -33,6 +33,23 @@ export interface StartOptions {
   kubeconfigPath?: string;
   /** Where etcd and kube-apiserver logs go (default: the work dir). */
   logDir?: string;
+  /**
+   * When set, a reaper ends the control plane and removes its work dir once this process is gone,
+   * so a test runner killed before its teardown leaves nothing behind.
+   */
+  ownerPid?: number;
+}
+
+/** A detached shell that waits for the owner to exit, then cleans up what it left. */
+function startReaper(ownerPid: number, pids: number[], workDir: string): number {
+  const groups = pids.map((pid) => `-${pid}`).join(' ');
+  const script =
+    `while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done; ` +
+    `kill -TERM ${groups} 2>/dev/null; sleep 5; kill -KILL ${groups} 2>/dev/null; rm -rf '${workDir}'`;
+  const child = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
+  child.unref();
+  if (child.pid === undefined) throw new Error('could not start the control-plane reaper');
+  return child.pid;
 }
 
 function kubeconfigYaml(server: string, pki: Pki): string {
@@ -172,6 +189,8 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     writeFileSync(kubeconfig, kubeconfigYaml(server, pki), { mode: 0o600 });
     installCrds(binaries.kubectl, kubeconfig);
     const tCrds = Date.now();
+    // The reaper is the last pid: stop ends it first, so it never races a normal stop.
+    if (options.ownerPid !== undefined) pids.push(startReaper(options.ownerPid, [...pids], workDir));
 
     return {
       server,
@@ -213,7 +232,7 @@ function installCrds(kubectl: string, kubeconfig: string): void {
 }
 
 async function stopProcesses(pids: number[]): Promise<void> {
-  // The API server first, so it does not log etcd going away; SIGKILL after a grace period.
+  // In reverse start order: the reaper, then the API server, then etcd; SIGKILL after a grace period.
   for (const pid of [...pids].reverse()) {
     try {
       process.kill(-pid, 'SIGTERM');

@@ -5,7 +5,7 @@ import { startControlPlane } from '../../hack/control-plane/control-plane.js';
 import { STATE_ENV } from './environment.js';
 
 export async function startTestControlPlane(): Promise<void> {
-  const state = await startControlPlane();
+  const state = await startControlPlane({ ownerPid: process.pid });
   const stateFile = `${state.workDir}/state.json`;
   writeFileSync(stateFile, JSON.stringify(state));
   process.env[STATE_ENV] = stateFile;

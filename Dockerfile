@@ -1,0 +1,25 @@
+# One image for every component; its command picks which: webhook | reconciler | agent.
+#   docker build -t live-migration .   &&   docker run live-migration webhook --help
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY api api
+COPY kube kube
+COPY cmd cmd
+COPY webhook webhook
+COPY reconciler reconciler
+COPY agent agent
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules node_modules
+COPY --from=build /src/dist dist
+# The distroless "nonroot" uid: no shell login, no write access to the image.
+USER 65532:65532
+ENTRYPOINT ["node", "dist/cmd/live-migration.js"]
+CMD ["webhook"]

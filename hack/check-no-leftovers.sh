@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Fails when a test run left a control-plane process or temp dir behind.
+set -euo pipefail
+cache="${LIVE_MIGRATION_CACHE:-$HOME/.cache/live-migration}"
+leftover=0
+if pgrep -af "$cache/bin/(etcd|kube-apiserver)" >/dev/null; then
+  echo "left behind: processes" >&2; pgrep -af "$cache/bin/(etcd|kube-apiserver)" >&2; leftover=1
+fi
+tmp="${TMPDIR:-/tmp}"
+if compgen -G "$tmp/live-migration-*" >/dev/null; then
+  echo "left behind: temp dirs" >&2; ls -d "$tmp"/live-migration-* >&2; leftover=1
+fi
+exit "$leftover"
