@@ -1,0 +1,99 @@
+// Narrow, defensive readers for the parts of a VMI spec the API types keep opaque (`domain`,
+// `networks`). The VMI is stored as the user wrote it, so every field may be missing or mistyped:
+// anything unexpected reads as absent rather than throwing.
+import { parseQuantity, QuantityError } from '../../api/quantity.js';
+
+/** How an interface connects to its network; 'other' covers binding plugins and unknown kinds. */
+export type InterfaceBinding = 'masquerade' | 'bridge' | 'slirp' | 'sriov' | 'other';
+
+export interface DomainInterface {
+  name: string;
+  binding: InterfaceBinding;
+}
+
+export interface PassthroughDevice {
+  name: string;
+  deviceName?: string;
+}
+
+export interface DomainDevices {
+  interfaces: DomainInterface[];
+  hostDevices: PassthroughDevice[];
+  gpus: PassthroughDevice[];
+}
+
+export interface VmiNetwork {
+  name: string;
+  /** The pod network (`networks[].pod`), as opposed to multus networks. */
+  pod: boolean;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function objectsIn(value: unknown): Json[] {
+  return Array.isArray(value) ? value.filter(isObject) : [];
+}
+
+function stringIn(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+const BINDINGS: ReadonlyArray<Exclude<InterfaceBinding, 'other'>> = ['masquerade', 'bridge', 'slirp', 'sriov'];
+
+function bindingOf(iface: Json): InterfaceBinding {
+  return BINDINGS.find((kind) => iface[kind] !== undefined) ?? 'other';
+}
+
+function passthrough(value: unknown): PassthroughDevice[] {
+  return objectsIn(value).map((d, index) => {
+    const deviceName = stringIn(d.deviceName);
+    return { name: stringIn(d.name) ?? `#${index + 1}`, ...(deviceName ? { deviceName } : {}) };
+  });
+}
+
+export function readDomainDevices(spec: Readonly<Record<string, unknown>> | undefined): DomainDevices {
+  const devices = isObject(spec?.domain) && isObject(spec.domain.devices) ? spec.domain.devices : {};
+  return {
+    interfaces: objectsIn(devices.interfaces).flatMap((iface) => {
+      const name = stringIn(iface.name);
+      return name === undefined ? [] : [{ name, binding: bindingOf(iface) }];
+    }),
+    hostDevices: passthrough(devices.hostDevices),
+    gpus: passthrough(devices.gpus),
+  };
+}
+
+export function readNetworks(spec: Readonly<Record<string, unknown>> | undefined): VmiNetwork[] {
+  return objectsIn(spec?.networks).flatMap((network) => {
+    const name = stringIn(network.name);
+    return name === undefined ? [] : [{ name, pod: network.pod !== undefined }];
+  });
+}
+
+function quantityOrUndefined(value: unknown): number | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  try {
+    const bytes = parseQuantity(value);
+    return bytes > 0 ? bytes : undefined;
+  } catch (error) {
+    if (error instanceof QuantityError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Guest memory in bytes: `domain.memory.guest`, else `domain.resources.requests.memory`, else
+ * `domain.resources.limits.memory` (KubeVirt's order). Undefined when none is readable.
+ */
+export function readGuestMemoryBytes(spec: Readonly<Record<string, unknown>> | undefined): number | undefined {
+  const domain = isObject(spec?.domain) ? spec.domain : {};
+  const memory = isObject(domain.memory) ? domain.memory : {};
+  const resources = isObject(domain.resources) ? domain.resources : {};
+  const requests = isObject(resources.requests) ? resources.requests : {};
+  const limits = isObject(resources.limits) ? resources.limits : {};
+  return quantityOrUndefined(memory.guest) ?? quantityOrUndefined(requests.memory) ?? quantityOrUndefined(limits.memory);
+}
