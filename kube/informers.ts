@@ -1,0 +1,99 @@
+// Defensive informers for the kinds the controllers read, so each controller says what it
+// watches in one line.
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1ConfigMap, type V1Lease, type V1Node, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { ClusterConfigLocation } from '../api/cluster-config.js';
+import { GROUP, STORAGE_VERSION } from '../api/crds.js';
+import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
+import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
+import { DefensiveInformer, listAllPages, type DefensiveInformerOptions, type InformerLogger, type ObjectList, type ObjectWithMeta } from './informer.js';
+import { VMI_PLURAL, VMIM_PLURAL } from './kubevirt-client.js';
+
+export interface InformerContext {
+  kubeConfig: KubeConfig;
+  logger?: InformerLogger;
+  staleAfterMs?: number;
+}
+
+type Extra<T extends ObjectWithMeta> = Pick<DefensiveInformerOptions<T>, 'onEvent' | 'labelSelector' | 'fieldSelector'>;
+
+const PAGE = 500;
+
+function customInformer<T extends ObjectWithMeta>(context: InformerContext, plural: string, extra: Extra<T>): DefensiveInformer<T> {
+  const api = context.kubeConfig.makeApiClient(CustomObjectsApi);
+  return new DefensiveInformer<T>({
+    ...context,
+    ...extra,
+    name: plural,
+    path: `/apis/${GROUP}/${STORAGE_VERSION}/${plural}`,
+    list: () =>
+      listAllPages((continueToken) =>
+        api.listClusterCustomObject({ group: GROUP, version: STORAGE_VERSION, plural, limit: PAGE, _continue: continueToken }),
+      ) as Promise<ObjectList<T>>,
+  });
+}
+
+export function migrationInformer(context: InformerContext, extra: Extra<VirtualMachineInstanceMigration> = {}) {
+  return customInformer<VirtualMachineInstanceMigration>(context, VMIM_PLURAL, extra);
+}
+
+export function vmiInformer(context: InformerContext, extra: Extra<VirtualMachineInstance> = {}) {
+  return customInformer<VirtualMachineInstance>(context, VMI_PLURAL, extra);
+}
+
+export function nodeInformer(context: InformerContext, extra: Extra<V1Node & ObjectWithMeta> = {}) {
+  const core = context.kubeConfig.makeApiClient(CoreV1Api);
+  return new DefensiveInformer<V1Node & ObjectWithMeta>({
+    ...context,
+    ...extra,
+    name: 'nodes',
+    path: '/api/v1/nodes',
+    list: () => listAllPages((continueToken) => core.listNode({ limit: PAGE, _continue: continueToken }) as Promise<ObjectList<V1Node & ObjectWithMeta>>),
+  });
+}
+
+export function pvcInformer(context: InformerContext, extra: Extra<V1PersistentVolumeClaim & ObjectWithMeta> = {}) {
+  const core = context.kubeConfig.makeApiClient(CoreV1Api);
+  return new DefensiveInformer<V1PersistentVolumeClaim & ObjectWithMeta>({
+    ...context,
+    ...extra,
+    name: 'persistentvolumeclaims',
+    path: '/api/v1/persistentvolumeclaims',
+    list: () =>
+      listAllPages(
+        (continueToken) =>
+          core.listPersistentVolumeClaimForAllNamespaces({ limit: PAGE, _continue: continueToken }) as Promise<ObjectList<V1PersistentVolumeClaim & ObjectWithMeta>>,
+      ),
+  });
+}
+
+export function leaseInformer(context: InformerContext, namespace: string, extra: Extra<V1Lease & ObjectWithMeta> = {}) {
+  const coordination = context.kubeConfig.makeApiClient(CoordinationV1Api);
+  return new DefensiveInformer<V1Lease & ObjectWithMeta>({
+    ...context,
+    ...extra,
+    name: `leases in ${namespace}`,
+    path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
+    list: () => coordination.listNamespacedLease({ namespace, ...pick(extra) }) as Promise<ObjectList<V1Lease & ObjectWithMeta>>,
+  });
+}
+
+/** Watches exactly one ConfigMap (kubevirt-config) by field selector. */
+export function configMapInformer(context: InformerContext, location: ClusterConfigLocation, extra: Extra<V1ConfigMap & ObjectWithMeta> = {}) {
+  const core = context.kubeConfig.makeApiClient(CoreV1Api);
+  const fieldSelector = `metadata.name=${location.name}`;
+  return new DefensiveInformer<V1ConfigMap & ObjectWithMeta>({
+    ...context,
+    ...extra,
+    fieldSelector,
+    name: `configmap ${location.namespace}/${location.name}`,
+    path: `/api/v1/namespaces/${location.namespace}/configmaps`,
+    list: () => core.listNamespacedConfigMap({ namespace: location.namespace, fieldSelector }) as Promise<ObjectList<V1ConfigMap & ObjectWithMeta>>,
+  });
+}
+
+function pick(extra: { labelSelector?: string; fieldSelector?: string }) {
+  return {
+    ...(extra.labelSelector ? { labelSelector: extra.labelSelector } : {}),
+    ...(extra.fieldSelector ? { fieldSelector: extra.fieldSelector } : {}),
+  };
+}
