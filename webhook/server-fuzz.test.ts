@@ -174,13 +174,14 @@ describe('webhook under random and malformed bodies', () => {
           continue;
         }
         const review = res.json as { apiVersion?: string; kind?: string; response?: { uid?: string; allowed?: unknown; status?: { message?: unknown } } };
+        const response = review?.response;
         const ok =
           res.status === 200 &&
           review?.kind === 'AdmissionReview' &&
           typeof review.apiVersion === 'string' &&
-          review.response?.uid === JSON.parse(c.body.toString()).request?.uid &&
-          typeof review.response.allowed === 'boolean' &&
-          (review.response.allowed || typeof review.response.status?.message === 'string');
+          response?.uid === (JSON.parse(c.body.toString()) as { request?: { uid?: string } }).request?.uid &&
+          typeof response?.allowed === 'boolean' &&
+          (response.allowed || typeof response.status?.message === 'string');
         if (!ok) problems.push(`#${i}: ${res.status} ${res.body.slice(0, 200)}`);
       }
     }
