@@ -1,0 +1,354 @@
+// The admission webhook as a user meets it: a real API server calls it over TLS, and every
+// rejection, mutation and config change is seen through `kubectl apply`.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../hack/control-plane/ports.js';
+import { createServingCertificate, httpsRequest, type ServingCertificate } from '../../webhook/testing/https-client.js';
+import { createTestNamespace, kubectl } from '../setup/environment.js';
+
+const TEST_LABEL = 'live-migration.test/webhook-admission';
+const CONFIG = 'kubevirt-config';
+let ns: string;
+let configNs: string;
+let suffix: string;
+let cert: ServingCertificate;
+let webhook: ChildProcess;
+let port: number;
+let logFile: string;
+const configurations: Array<[string, string]> = [];
+
+function apply(manifest: string, namespace = ns) {
+  return kubectl(['apply', '-n', namespace, '-f', '-'], manifest);
+}
+
+function vmimManifest(name: string, vmiName: string | undefined, extraSpec = ''): string {
+  return [
+    'apiVersion: kubevirt.io/v1',
+    'kind: VirtualMachineInstanceMigration',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    ...(vmiName ? [`  vmiName: ${vmiName}`] : []),
+    ...(extraSpec ? [extraSpec] : []),
+    '',
+  ].join('\n');
+}
+
+/** Creates a VMI and sets its status the way virt-handler would. */
+function createVmi(name: string, status: Record<string, unknown>): void {
+  const manifest = `apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata:
+  name: ${name}
+spec:
+  domain:
+    devices: {}
+    resources: {requests: {memory: 1Gi}}
+`;
+  expect(apply(manifest).code).toBe(0);
+  const patched = kubectl(['patch', 'vmi', name, '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+  expect(patched.stderr).toBe('');
+}
+
+const MIGRATABLE = { phase: 'Running', nodeName: 'node01', conditions: [{ type: 'LiveMigratable', status: 'True' }] };
+
+function setConfig(data: Record<string, string>) {
+  const manifest = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CONFIG, namespace: configNs }, data });
+  return kubectl(['apply', '-f', '-'], manifest);
+}
+
+interface Vmim {
+  metadata: { labels?: Record<string, string>; finalizers?: string[] };
+  spec: { migrationConfiguration?: Record<string, unknown> };
+}
+
+function readVmim(name: string): Vmim {
+  const result = kubectl(['get', 'vmim', name, '-n', ns, '-o', 'json']);
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout) as Vmim;
+}
+
+/** A server-side dry run of a migration create: the webhooks decide, nothing is stored. */
+function dryRunCreate(vmiName: string) {
+  return kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-'], vmimManifest(`probe-${Date.now()}`, vmiName));
+}
+
+/** Polls with kubectl until `done` holds; returns the ms from the start to the answer that held. */
+async function msUntil(done: () => boolean, deadlineMs = 15_000): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < deadlineMs) {
+    if (done()) return Date.now() - start;
+    await sleep(20);
+  }
+  throw new Error(`condition not met within ${deadlineMs} ms`);
+}
+
+/**
+ * Runs cmd/webhook.ts as its own process, as it runs in a cluster. (In-process would deadlock:
+ * the kubectl helper blocks this process's event loop while the API server calls the webhook.)
+ */
+async function startWebhookProcess(): Promise<void> {
+  port = await freePort();
+  logFile = join(cert.dir, 'webhook.log');
+  const log = openSync(logFile, 'a');
+  webhook = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'cmd/webhook.ts',
+      `--port=${port}`,
+      '--host=127.0.0.1',
+      `--tls-cert-file=${cert.certFile}`,
+      `--tls-key-file=${cert.keyFile}`,
+      `--config-namespace=${configNs}`,
+      `--config-name=${CONFIG}`,
+    ],
+    { stdio: ['ignore', log, log], env: { ...process.env, KUBECONFIG: process.env.KUBECONFIG } },
+  );
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (webhook.exitCode !== null) throw new Error(`webhook exited with ${webhook.exitCode}; see ${logFile}`);
+    const ready = await httpsRequest(`https://127.0.0.1:${port}/readyz`, { ca: cert.caPem, timeoutMs: 1000 }).catch(() => undefined);
+    if (ready?.status === 200) return;
+    await sleep(100);
+  }
+  throw new Error(`webhook not ready within 60 s; see ${logFile}`);
+}
+
+function registerWebhooks(port: number, caBundle: string): void {
+  const url = (path: string) => `https://127.0.0.1:${port}${path}`;
+  const common = {
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    timeoutSeconds: 5,
+    failurePolicy: 'Fail',
+    // Only this file's labelled namespaces; never our own namespace nor kube-system.
+    namespaceSelector: {
+      matchLabels: { [TEST_LABEL]: suffix },
+      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'live-migration'] }],
+    },
+  };
+  const vmimRule = (operations: string[]) => ({
+    apiGroups: ['kubevirt.io'],
+    apiVersions: ['v1', 'v1alpha3'],
+    resources: ['virtualmachineinstancemigrations'],
+    operations,
+    scope: 'Namespaced',
+  });
+  const mutating = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: `webhook-admission-${suffix}` },
+    webhooks: [
+      { ...common, name: `mutate.vmim.${suffix}.live-migration.test`, clientConfig: { url: url('/mutate-migration'), caBundle }, rules: [vmimRule(['CREATE'])] },
+    ],
+  };
+  const validating = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: `webhook-admission-${suffix}` },
+    webhooks: [
+      {
+        ...common,
+        name: `validate.vmim.${suffix}.live-migration.test`,
+        clientConfig: { url: url('/validate-migration'), caBundle },
+        rules: [vmimRule(['CREATE', 'UPDATE'])],
+      },
+      {
+        ...common,
+        name: `validate.config.${suffix}.live-migration.test`,
+        clientConfig: { url: url('/validate-config'), caBundle },
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }],
+        matchConditions: [{ name: 'only-kubevirt-config', expression: `object.metadata.name == '${CONFIG}'` }],
+      },
+    ],
+  };
+  for (const configuration of [mutating, validating]) {
+    const result = kubectl(['apply', '-f', '-'], JSON.stringify(configuration));
+    expect(result.stderr).toBe('');
+    configurations.push([configuration.kind, configuration.metadata.name]);
+  }
+}
+
+beforeAll(async () => {
+  ns = createTestNamespace('webhook');
+  configNs = createTestNamespace('webhook-config');
+  suffix = ns.split('-').pop() as string;
+  for (const namespace of [ns, configNs]) expect(kubectl(['label', 'namespace', namespace, `${TEST_LABEL}=${suffix}`]).code).toBe(0);
+
+  cert = createServingCertificate('webhook-admission');
+  await startWebhookProcess();
+  registerWebhooks(port, Buffer.from(cert.caPem).toString('base64'));
+  // The API server picks the configurations up asynchronously; wait until ours answers.
+  await msUntil(() => dryRunCreate('vm-none').stderr.includes('feature gate is not enabled'));
+});
+
+afterAll(async () => {
+  for (const [kind, name] of configurations) kubectl(['delete', kind, name, '--ignore-not-found']);
+  if (webhook && webhook.exitCode === null) {
+    const exited = new Promise((resolve) => webhook.once('exit', resolve));
+    webhook.kill('SIGTERM');
+    await exited;
+  }
+});
+
+describe('admission webhook, through kubectl', () => {
+  it('refuses a migration while the LiveMigration gate is off and says how to enable it', () => {
+    createVmi('vm-ok', MIGRATABLE);
+    const result = apply(vmimManifest('gate-off', 'vm-ok'));
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(
+      `denied the request: Cannot migrate VMI ${ns}/vm-ok: the LiveMigration feature gate is not enabled. ` +
+        `To enable it, add LiveMigration to the comma-separated list in data.feature-gates of ConfigMap ${configNs}/${CONFIG}.`,
+    );
+  });
+
+  it('turns the decision around within 1 s of adding the gate to kubevirt-config', async () => {
+    expect(setConfig({ 'feature-gates': 'LiveMigration', migrations: 'bandwidthPerMigration: 128Mi\nprogressTimeout: 30\n' }).code).toBe(0);
+    const ms = await msUntil(() => dryRunCreate('vm-ok').code === 0);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('admits a migration and stamps label, finalizer and the configuration in force', () => {
+    const result = apply(vmimManifest('mig-ok', 'vm-ok'));
+    expect(result.stderr).toBe('');
+    const vmim = readVmim('mig-ok');
+    expect(vmim.metadata.labels).toEqual({ 'kubevirt.io/vmi-name': 'vm-ok' });
+    expect(vmim.metadata.finalizers).toEqual(['kubevirt.io/migrationJobFinalize']);
+    expect(vmim.spec.migrationConfiguration).toEqual({
+      bandwidthPerMigration: '128Mi',
+      completionTimeoutPerGiB: 800,
+      progressTimeout: 30,
+      allowAutoConverge: false,
+      allowPostCopy: false,
+      unschedulableTimeout: 300,
+      targetReadyTimeout: 300,
+    });
+  });
+
+  it('refuses a second migration of the same VMI, naming the one in flight', () => {
+    const result = apply(vmimManifest('mig-again', 'vm-ok'));
+    expect(result.stderr).toContain(
+      `Cannot migrate VMI ${ns}/vm-ok: in-flight migration detected. Active migration job (mig-ok) is currently already in progress for VMI ${ns}/vm-ok`,
+    );
+  });
+
+  it('refuses a change of the spec and the removal of the vmi-name label while in flight', () => {
+    const changed = apply(vmimManifest('mig-ok', 'vm-ok', '  addedNodeSelector: {zone: b}'));
+    expect(changed.stderr).toContain("update of VMIM object's spec is restricted");
+    const unlabelled = kubectl(['label', 'vmim', 'mig-ok', '-n', ns, 'kubevirt.io/vmi-name-']);
+    expect(unlabelled.stderr).toContain(
+      `Cannot update migration ${ns}/mig-ok of VMI ${ns}/vm-ok: label kubevirt.io/vmi-name=vm-ok may not be removed while the migration is in flight`,
+    );
+    expect(readVmim('mig-ok').metadata.labels).toEqual({ 'kubevirt.io/vmi-name': 'vm-ok' });
+  });
+
+  it('refuses a VMI that does not exist, is finished, is not running, or is not live-migratable', () => {
+    createVmi('vm-done', { phase: 'Succeeded' });
+    createVmi('vm-pending', { phase: 'Scheduling' });
+    createVmi('vm-rwo', {
+      ...MIGRATABLE,
+      conditions: [
+        {
+          type: 'LiveMigratable',
+          status: 'False',
+          reason: 'DisksNotLiveMigratable',
+          message: 'PVC rootdisk is not shared, live migration requires that all PVCs must be shared (using ReadWriteMany access mode)',
+        },
+      ],
+    });
+    createVmi('vm-new', { phase: 'Running', nodeName: 'node01' });
+    const expectations: Array<[string, string]> = [
+      ['vm-ghost', `Cannot migrate VMI ${ns}/vm-ghost: virtualmachineinstances.kubevirt.io "vm-ghost" not found in namespace ${ns}`],
+      ['vm-done', `Cannot migrate VMI ${ns}/vm-done: the VMI has finished (phase Succeeded); only a running VMI can be migrated`],
+      ['vm-pending', `Cannot migrate VMI ${ns}/vm-pending that is not in phase Running, current phase is Scheduling`],
+      [
+        'vm-rwo',
+        `Cannot migrate VMI ${ns}/vm-rwo, Reason: DisksNotLiveMigratable, Message: PVC rootdisk is not shared, live migration requires that all PVCs must be shared (using ReadWriteMany access mode)`,
+      ],
+      ['vm-new', `Cannot migrate VMI ${ns}/vm-new: the VMI has not been evaluated for live migration yet (no LiveMigratable condition); try again shortly`],
+    ];
+    for (const [vmi, message] of expectations) {
+      const result = apply(vmimManifest(`mig-${vmi}`, vmi));
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(`denied the request: ${message}`);
+    }
+  });
+
+  it('refuses a schema violation, a missing vmiName, a user-set priority and bad node selector labels', () => {
+    createVmi('vm-2', MIGRATABLE);
+    const cases: Array<[string, string]> = [
+      [vmimManifest('bad-timeout', 'vm-2', '  migrationConfiguration: {progressTimeout: 0}'), `Cannot migrate VMI ${ns}/vm-2: the migration is invalid: spec.migrationConfiguration.progressTimeout: must be at least 1 (got 0)`],
+      [vmimManifest('no-vmi', undefined, '  addedNodeSelector: {zone: a}'), `Cannot migrate VMI ${ns}/<no spec.vmiName>: the migration is invalid: spec.vmiName: is required`],
+      [vmimManifest('prio', 'vm-2', '  priority: system-critical'), `Cannot migrate VMI ${ns}/vm-2: spec.priority is reserved to the system`],
+      [vmimManifest('selector', 'vm-2', '  addedNodeSelector: {"-zone": "a b"}'), `Cannot migrate VMI ${ns}/vm-2: spec.addedNodeSelector is not valid label syntax: key "-zone"`],
+    ];
+    for (const [manifest, message] of cases) {
+      const result = apply(manifest);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(`denied the request: ${message}`);
+    }
+  });
+
+  it("lets the user's own per-migration values win over the cluster's", () => {
+    createVmi('vm-3', MIGRATABLE);
+    expect(apply(vmimManifest('mig-own', 'vm-3', '  migrationConfiguration: {progressTimeout: 9, allowPostCopy: true}')).stderr).toBe('');
+    expect(readVmim('mig-own').spec.migrationConfiguration).toMatchObject({ progressTimeout: 9, allowPostCopy: true, bandwidthPerMigration: '128Mi' });
+  });
+
+  it('refuses a bad kubevirt-config edit with the key and the reason, and keeps the old config in force', () => {
+    const bad = setConfig({ 'feature-gates': 'LiveMigration', migrations: 'progressTimeout: 0\nbandwidthPerMigraton: 1Gi\n' });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`denied the request: ConfigMap ${configNs}/${CONFIG} is invalid, the configuration in force is unchanged:`);
+    expect(bad.stderr).toContain('data.migrations.progressTimeout: must be at least 1 (got 0)');
+    expect(bad.stderr).toContain('data.migrations.bandwidthPerMigraton: is not a known key');
+    const stored = JSON.parse(kubectl(['get', 'configmap', CONFIG, '-n', configNs, '-o', 'json']).stdout) as { data: Record<string, string> };
+    expect(stored.data.migrations).toBe('bandwidthPerMigration: 128Mi\nprogressTimeout: 30\n');
+    createVmi('vm-4', MIGRATABLE);
+    expect(apply(vmimManifest('mig-4', 'vm-4')).stderr).toBe('');
+    expect(readVmim('mig-4').spec.migrationConfiguration?.progressTimeout).toBe(30);
+  });
+
+  it('applies a config edit to later migrations only', async () => {
+    expect(setConfig({ 'feature-gates': 'LiveMigration', migrations: 'bandwidthPerMigration: 128Mi\nprogressTimeout: 45\n' }).code).toBe(0);
+    createVmi('vm-5', MIGRATABLE);
+    // A server-side dry run prints the mutated object: wait until the new value is stamped.
+    const ms = await msUntil(() => {
+      const probe = kubectl(['create', '--dry-run=server', '-o', 'json', '-n', ns, '-f', '-'], vmimManifest('probe', 'vm-5'));
+      return probe.code === 0 && (JSON.parse(probe.stdout) as Vmim).spec.migrationConfiguration?.progressTimeout === 45;
+    });
+    expect(ms).toBeLessThan(1000);
+    expect(apply(vmimManifest('mig-5', 'vm-5')).stderr).toBe('');
+    expect(readVmim('mig-5').spec.migrationConfiguration?.progressTimeout).toBe(45);
+    expect(readVmim('mig-ok').spec.migrationConfiguration?.progressTimeout).toBe(30);
+  });
+
+  it('turns the decision around within 1 s of removing the gate', async () => {
+    expect(setConfig({ 'feature-gates': 'Snapshot', migrations: 'progressTimeout: 45\n' }).code).toBe(0);
+    const ms = await msUntil(() => dryRunCreate('vm-5').stderr.includes('the LiveMigration feature gate is not enabled'));
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('logged every request once as JSON, and drains and exits 0 on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => webhook.once('exit', (code) => resolve(code)));
+    webhook.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const lines = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const admissions = lines.filter((line) => line.msg === 'admission');
+    expect(admissions.length).toBeGreaterThan(20);
+    for (const entry of admissions) {
+      expect(entry).toMatchObject({ uid: expect.any(String), kind: expect.any(String), namespace: expect.any(String), allowed: expect.any(Boolean), reason: expect.any(String), latencyMs: expect.any(Number) });
+    }
+    const uids = admissions.map((entry) => `${String(entry.path)} ${String(entry.uid)}`);
+    expect(new Set(uids).size).toBe(uids.length);
+    expect(admissions.find((entry) => entry.reason === 'VMINotMigratable')).toMatchObject({ name: 'mig-vm-rwo', namespace: ns, allowed: false });
+    expect(lines.map((line) => line.msg).slice(-2)).toEqual(['draining', 'stopped']);
+  });
+});
