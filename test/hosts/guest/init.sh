@@ -1,0 +1,45 @@
+#!/bin/busybox sh
+# /init of the test guest (busybox initramfs, Debian kernel, no disk). Kernel command-line knobs:
+#   lm.fill_mib=N  fill an N MiB tmpfs file with non-zero data (zero pages cost almost nothing to
+#                  migrate, so an empty guest would not exercise bandwidth caps or progress)
+#   lm.dirty=1     then keep rewriting that buffer in place, so migration must chase dirty pages
+# It prints "lm-heartbeat <seq> uptime=<s>" every second on ttyS0 whatever else it does: the sequence
+# keeps counting across a live migration, and a reboot would restart it at 1.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs -o size=95% tmpfs /mnt
+fill=0
+dirty=0
+for arg in $(cat /proc/cmdline); do
+  case $arg in
+    lm.fill_mib=*) fill=${arg#lm.fill_mib=} ;;
+    lm.dirty=*) dirty=${arg#lm.dirty=} ;;
+  esac
+done
+seconds_up() { cut -d' ' -f1 /proc/uptime; }
+echo "lm-booted fill_mib=$fill dirty=$dirty uptime=$(seconds_up)"
+if [ "$fill" -gt 0 ]; then
+  # 64 KiB of random data repeated: non-zero pages are all a migration cares about (QEMU skips only
+  # zero pages), and under TCG reading megabytes of urandom or piping through extra processes is slow.
+  dd if=/dev/urandom of=/mnt/k64 bs=64k count=1 2>/dev/null
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cat /mnt/k64; done > /mnt/m1
+  cat /mnt/m1 /mnt/m1 /mnt/m1 /mnt/m1 > /mnt/m4
+  i=0
+  while [ $((i + 4)) -le "$fill" ]; do cat /mnt/m4; i=$((i + 4)); done > /mnt/buf
+  while [ $i -lt "$fill" ]; do cat /mnt/m1; i=$((i + 1)); done >> /mnt/buf
+  rm /mnt/k64 /mnt/m1 /mnt/m4
+  echo "lm-filled mib=$(du -m /mnt/buf | cut -f1) uptime=$(seconds_up)"
+fi
+if [ "$dirty" = 1 ] && [ "$fill" -gt 0 ]; then
+  # In the background, so the heartbeat below keeps its one-second beat while memory churns.
+  (while true; do dd if=/mnt/buf of=/mnt/buf bs=1M conv=notrunc 2>/dev/null; done) &
+  echo "lm-dirtying mib=$fill"
+fi
+seq=0
+while true; do
+  seq=$((seq + 1))
+  echo "lm-heartbeat $seq uptime=$(seconds_up)"
+  sleep 1
+done
