@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { saveCapabilities, seedCapabilities } from './capabilities-cache.js';
 import { writeHostConfig } from './host-config.js';
 import { createHostNetworks, netnsName } from './network.js';
 import { ENTER_HOST_SCRIPT, TEMP_PREFIX, assertHostPrerequisites, toolEnv } from './paths.js';
@@ -47,7 +48,7 @@ export interface StartTestHostsOptions {
   hosts?: string[];
   /** Reap everything once this process is gone; default the calling process. */
   ownerPid?: number;
-  /** How long each libvirtd may take to answer; default 60 s (a cold QEMU capability probe takes ~4 s). */
+  /** How long each libvirtd may take to answer; default 60 s (a cold QEMU capability probe takes ~4.5 s). */
   readyTimeoutMs?: number;
 }
 
@@ -80,6 +81,7 @@ export async function startTestHosts(options: StartTestHostsOptions = {}): Promi
       const network = networks[i]!;
       const hostDir = join(dir, name);
       const { hostUuid } = writeHostConfig({ dir: hostDir, address: network.address, peers });
+      seedCapabilities(hostDir);
       const socket = join(hostDir, 'run', 'libvirt', 'libvirt-sock');
       // sockaddr_un holds 108 bytes; a long TMPDIR would make the daemon fail with a vague bind error.
       if (socket.length > 100) throw new Error(`libvirt socket path too long (${socket.length} > 100): ${socket}; use a shorter TMPDIR`);
@@ -97,6 +99,7 @@ export async function startTestHosts(options: StartTestHostsOptions = {}): Promi
     // Daemons start in parallel: each probes QEMU's capabilities on a cold start.
     await Promise.all(hosts.map((host) => startDaemon(host, options.readyTimeoutMs ?? 60_000)));
     const tDaemons = Date.now();
+    saveCapabilities(hosts[0]!.dir);
     return {
       runId,
       dir,

@@ -116,8 +116,9 @@ describe('two test hosts', () => {
 
     const t0 = Date.now();
     await virsh(a, ['domjobabort', 'stayer']);
+    const tAbort = Date.now();
     const error = await migration;
-    log(`abort returned in ${Date.now() - t0} ms`);
+    log(`domjobabort returned in ${tAbort - t0} ms, virsh migrate exited ${Date.now() - t0} ms after it was called`);
     expect(error).toBeInstanceOf(VirshError);
     expect((error as VirshError).libvirtMessage).toMatch(/operation aborted: .*canceled by client/);
 
