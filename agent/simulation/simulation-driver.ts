@@ -1,0 +1,175 @@
+// The simulation driver: a MigrationDriver whose guests are SimulatedGuest models instead of
+// libvirt domains. A product feature (demos, capacity planning, scale tests), so it keeps the
+// contract's rules exactly: idempotent calls keyed by migration UID, answers from its own state.
+//
+// Choices:
+// - Time comes from an injected Clock; guests are advanced lazily to clock.now() whenever they are
+//   looked at. No timers: a thousand simulated migrations cost nothing while nobody asks.
+// - The dirty rate is read from the VMI annotation `simulation.live-migration.io/dirty-rate`
+//   (a quantity per second, e.g. "64Mi"); absent or unreadable → an idle guest (and the start
+//   request is refused when the value is not a quantity, so a typo does not pass silently).
+// - Arrival: when a source guest completes, the domain is delivered to the target node through an
+//   ArrivalBoard shared by the simulated nodes of one process; the target's confirmArrival reads it.
+//   (Agents in separate processes need a board backed by a network call; same interface.)
+// - Ports: the migration port and two proxied libvirt ports, in KubeVirt's shape
+//   ({ <port>: 0, <port+1>: 49152, <port+2>: 49153 }), allocated per prepared migration.
+import { parseQuantity, QuantityError } from '../../api/quantity.js';
+import type { Clock } from '../../reconciler/queue/clock.js';
+import type {
+  AbortResult,
+  ArrivalStatus,
+  MigrationDriver,
+  MigrationJobState,
+  MigrationJobStatus,
+  PrepareTargetRequest,
+  StartMigrationRequest,
+  TargetReady,
+} from '../contract.js';
+import { SimulatedGuest, type GuestMigrationState } from './simulated-guest.js';
+
+export const DIRTY_RATE_ANNOTATION = 'simulation.live-migration.io/dirty-rate';
+
+/** Where completed migrations land; shared by the simulated nodes of one process. */
+export class ArrivalBoard {
+  private readonly arrived = new Map<string, string>(); // migration UID → node
+
+  deliver(migrationUid: string, nodeName: string): void {
+    this.arrived.set(migrationUid, nodeName);
+  }
+
+  hasArrived(migrationUid: string, nodeName: string): boolean {
+    return this.arrived.get(migrationUid) === nodeName;
+  }
+}
+
+export interface SimulationDriverOptions {
+  nodeName: string;
+  /** The address other nodes reach this one at. */
+  address: string;
+  clock: Clock;
+  arrivals: ArrivalBoard;
+  /** First port handed out to incoming migrations. */
+  firstPort?: number;
+  /** Link speed used when the bandwidth is unlimited. */
+  linkBytesPerSecond?: number;
+}
+
+const PORT_RANGE = 3000;
+
+export class DirtyRateError extends Error {}
+
+/** The simulated dirty rate in bytes per second from the VMI's annotations; 0 when absent. */
+export function dirtyRateFrom(annotations: Readonly<Record<string, string>> | undefined): number {
+  const raw = annotations?.[DIRTY_RATE_ANNOTATION];
+  if (raw === undefined) return 0;
+  try {
+    const rate = parseQuantity(raw);
+    if (rate < 0) throw new QuantityError('must not be negative');
+    return rate;
+  } catch (error) {
+    if (!(error instanceof QuantityError)) throw error;
+    throw new DirtyRateError(`annotation ${DIRTY_RATE_ANNOTATION}: ${error.message}`);
+  }
+}
+
+const JOB_STATE: Record<GuestMigrationState, MigrationJobState> = {
+  Copying: 'Running',
+  SwitchingOver: 'SwitchingOver',
+  Completed: 'Completed',
+  Aborted: 'Aborted',
+};
+
+interface Outgoing {
+  guest: SimulatedGuest;
+  advancedTo: number;
+  targetNode: string;
+}
+
+export class SimulationDriver implements MigrationDriver {
+  readonly name = 'simulation';
+  private readonly incoming = new Map<string, TargetReady>();
+  private readonly outgoing = new Map<string, Outgoing>();
+  private readonly firstPort: number;
+  private nextPort: number;
+
+  constructor(private readonly options: SimulationDriverOptions) {
+    this.firstPort = options.firstPort ?? 35000;
+    this.nextPort = this.firstPort;
+  }
+
+  async prepareTarget(request: PrepareTargetRequest): Promise<TargetReady> {
+    const known = this.incoming.get(request.migrationUid);
+    if (known !== undefined) return known;
+    const port = this.nextPort;
+    // Cycle through a fixed range, as a real node reuses its ports.
+    this.nextPort = port + 3 >= this.firstPort + PORT_RANGE ? this.firstPort : port + 3;
+    const ready: TargetReady = {
+      targetNodeAddress: this.options.address,
+      targetDirectMigrationNodePorts: { [String(port)]: 0, [String(port + 1)]: 49152, [String(port + 2)]: 49153 },
+      targetPod: `simulated-agent-${this.options.nodeName}`,
+    };
+    this.incoming.set(request.migrationUid, ready);
+    return ready;
+  }
+
+  async startMigration(request: StartMigrationRequest): Promise<void> {
+    if (this.outgoing.has(request.migrationUid)) return;
+    const guest = new SimulatedGuest({
+      memoryBytes: request.memoryBytes,
+      bandwidthBytesPerSecond: request.bandwidthBytesPerSecond,
+      dirtyRateBytesPerSecond: dirtyRateFrom(request.annotations),
+      allowAutoConverge: request.allowAutoConverge,
+      ...(request.maxDowntimeMs !== undefined ? { maxDowntimeMs: request.maxDowntimeMs } : {}),
+      ...(this.options.linkBytesPerSecond !== undefined ? { linkBytesPerSecond: this.options.linkBytesPerSecond } : {}),
+    });
+    this.outgoing.set(request.migrationUid, { guest, advancedTo: this.options.clock.now(), targetNode: request.destination.nodeName });
+  }
+
+  async migrationStatus(migrationUid: string): Promise<MigrationJobStatus | undefined> {
+    const job = this.advance(migrationUid);
+    if (job === undefined) return undefined;
+    const s = job.guest.sample();
+    return {
+      migrationUid,
+      state: JOB_STATE[s.state],
+      progress: {
+        dataProcessedBytes: s.dataProcessedBytes,
+        dataRemainingBytes: s.dataRemainingBytes,
+        dataTotalBytes: s.dataTotalBytes,
+        bandwidthBytesPerSecond: s.bandwidthBytesPerSecond,
+        dirtyRateBytesPerSecond: s.dirtyRateBytesPerSecond,
+        iteration: s.iteration,
+        etaSeconds: s.etaSeconds,
+        expectedDowntimeMs: s.expectedDowntimeMs,
+        sampledAt: new Date(this.options.clock.now()).toISOString(),
+      },
+    };
+  }
+
+  async abortMigration(migrationUid: string): Promise<AbortResult> {
+    const job = this.advance(migrationUid);
+    if (job === undefined) return { result: 'not-found' };
+    return job.guest.abort() === 'aborted' ? { result: 'aborted' } : { result: 'completed-first' };
+  }
+
+  async confirmArrival(migrationUid: string): Promise<ArrivalStatus> {
+    return { domainDetected: this.options.arrivals.hasArrived(migrationUid, this.options.nodeName) };
+  }
+
+  async releaseTarget(migrationUid: string): Promise<void> {
+    this.incoming.delete(migrationUid);
+  }
+
+  /** Brings a guest up to the clock's now; delivers it to its target when it completes. */
+  private advance(migrationUid: string): Outgoing | undefined {
+    const job = this.outgoing.get(migrationUid);
+    if (job === undefined) return undefined;
+    const now = this.options.clock.now();
+    if (now > job.advancedTo) {
+      job.guest.tick(now - job.advancedTo);
+      job.advancedTo = now;
+    }
+    if (job.guest.currentState === 'Completed') this.options.arrivals.deliver(migrationUid, job.targetNode);
+    return job;
+  }
+}
