@@ -83,13 +83,16 @@ export class DefensiveInformer<T extends ObjectWithMeta> {
   readonly stats: InformerStats = { generations: 0, errors: 0, staleRelists: 0, lastActivityAt: 0 };
 
   constructor(options: DefensiveInformerOptions<T>) {
+    // Options given as undefined take the default (a spread alone would let undefined win, and an
+    // undefined staleAfterMs made the watchdog relist continuously).
+    const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as DefensiveInformerOptions<T>;
     this.options = {
       staleAfterMs: 5 * 60_000,
       startTimeoutMs: 30_000,
       minBackoffMs: 200,
       maxBackoffMs: 30_000,
       logger: noopLogger,
-      ...options,
+      ...given,
     };
     let resolve = () => {};
     const promise = new Promise<void>((r) => (resolve = r));
