@@ -55,6 +55,11 @@ describe('validateMigrationCreate', () => {
     );
   });
 
+  it('says when the stored ConfigMap is invalid and an older one without the gate is in force', () => {
+    const decision = decide({ config: { location, config: defaultClusterConfig(), problem: 'migrations: is not valid YAML' } });
+    expect(message(decision)).toMatch(/feature gate is not enabled\..*\(The ConfigMap as stored now is invalid and not in force: migrations: is not valid YAML\)$/);
+  });
+
   it('fails closed when no valid configuration is known', () => {
     const decision = decide({ config: { location, config: undefined, problem: 'migrations.progressTimeout: must be at least 1 (got 0)' } });
     expect(decision.reason).toBe('ConfigInvalid');

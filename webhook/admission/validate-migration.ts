@@ -39,7 +39,9 @@ export function featureGateMessage(vmi: string, config: ConfigInForce): string {
   const where = configMapName(config.location);
   return (
     `Cannot migrate VMI ${vmi}: the ${LIVE_MIGRATION_GATE} feature gate is not enabled. ` +
-    `To enable it, add ${LIVE_MIGRATION_GATE} to the comma-separated list in data.feature-gates of ConfigMap ${where}.`
+    `To enable it, add ${LIVE_MIGRATION_GATE} to the comma-separated list in data.feature-gates of ConfigMap ${where}.` +
+    // The gate may be in the stored ConfigMap already, in a version that cannot be used.
+    (config.problem ? ` (The ConfigMap as stored now is invalid and not in force: ${config.problem})` : '')
   );
 }
 
