@@ -11,11 +11,14 @@ export interface GuestSpec {
   name: string;
   /** Guest RAM; 128–256 MiB keeps TCG boots and migrations quick. */
   memoryMiB: number;
-  /** MiB of non-zero data the guest writes into its memory after boot (0: an idle, mostly empty guest). */
+  /** MiB of non-zero data the guest writes into its memory after boot (0: an idle, mostly empty guest); at most memoryMiB - 80. */
   fillMiB?: number;
   /** Keep rewriting the filled memory, so a migration has to chase dirty pages. */
   dirty?: boolean;
 }
+
+/** RAM the guest cannot fill: its kernel's own use plus room for busybox. */
+export const GUEST_OVERHEAD_MIB = 80;
 
 export interface TestGuest extends Required<GuestSpec> {
   xml: string;
@@ -62,7 +65,11 @@ export function guestXml(spec: Required<GuestSpec>): string {
 export async function defineGuest(host: TestHost, spec: GuestSpec): Promise<TestGuest> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(spec.name)) throw new Error(`guest name ${JSON.stringify(spec.name)}: letters, digits, _ . - only`);
   const full: Required<GuestSpec> = { fillMiB: 0, dirty: false, ...spec };
-  if (full.fillMiB > full.memoryMiB * 0.7) throw new Error(`guest ${spec.name}: fillMiB ${full.fillMiB} does not fit in ${full.memoryMiB} MiB`);
+  // Debian's kernel keeps ~67 MiB of guest RAM to itself (60 MiB "reserved" at boot); a fill beyond
+  // the rest, less room for the shell, ends in the OOM killer and a panic.
+  if (full.fillMiB > full.memoryMiB - GUEST_OVERHEAD_MIB) {
+    throw new Error(`guest ${spec.name}: fillMiB ${full.fillMiB} needs memoryMiB >= ${full.fillMiB + GUEST_OVERHEAD_MIB}`);
+  }
   const xml = guestXml(full);
   const file = join(host.dir, `${spec.name}.xml`);
   writeFileSync(file, xml);

@@ -1,7 +1,7 @@
 // Test hosts: two libvirt "hosts" on one machine and a tiny guest that live-migrates between them.
 // See README.md beside this file.
 export { startTestHosts, type StartTestHostsOptions, type TestHost, type TestHosts } from './test-hosts.js';
-export { defineGuest, domainState, guestXml, listDomains, startGuest, type GuestSpec, type TestGuest } from './guest.js';
+export { defineGuest, domainState, guestXml, listDomains, startGuest, GUEST_OVERHEAD_MIB, type GuestSpec, type TestGuest } from './guest.js';
 export { consolePath, heartbeats, readConsole, waitForConsole, waitForHeartbeat } from './console.js';
 export { virsh, VirshError, libvirtMessage, type LibvirtEndpoint, type VirshOptions } from './virsh.js';
 export { findLeftovers, type LeftoverQuery } from './leftovers.js';

@@ -19,17 +19,20 @@ for arg in $(cat /proc/cmdline); do
   esac
 done
 seconds_up() { cut -d' ' -f1 /proc/uptime; }
-echo "lm-booted fill_mib=$fill dirty=$dirty uptime=$(seconds_up)"
+echo "lm-booted fill_mib=$fill dirty=$dirty mem_available_kib=$(awk '/MemAvailable/ {print $2}' /proc/meminfo) uptime=$(seconds_up)"
 if [ "$fill" -gt 0 ]; then
   # 64 KiB of random data repeated: non-zero pages are all a migration cares about (QEMU skips only
-  # zero pages), and under TCG reading megabytes of urandom or piping through extra processes is slow.
+  # zero pages), and under TCG reading megabytes of urandom is slow. The buffer doubles in place
+  # (one dd per doubling, no second copy), so a fill needs no more RAM than itself.
   dd if=/dev/urandom of=/mnt/k64 bs=64k count=1 2>/dev/null
-  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cat /mnt/k64; done > /mnt/m1
-  cat /mnt/m1 /mnt/m1 /mnt/m1 /mnt/m1 > /mnt/m4
-  i=0
-  while [ $((i + 4)) -le "$fill" ]; do cat /mnt/m4; i=$((i + 4)); done > /mnt/buf
-  while [ $i -lt "$fill" ]; do cat /mnt/m1; i=$((i + 1)); done >> /mnt/buf
-  rm /mnt/k64 /mnt/m1 /mnt/m4
+  for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cat /mnt/k64; done > /mnt/buf
+  rm /mnt/k64
+  have=1
+  while [ $((have * 2)) -le "$fill" ]; do
+    dd if=/mnt/buf of=/mnt/buf bs=1M count=$have seek=$have conv=notrunc 2>/dev/null
+    have=$((have * 2))
+  done
+  [ "$have" -lt "$fill" ] && dd if=/mnt/buf of=/mnt/buf bs=1M count=$((fill - have)) seek=$have conv=notrunc 2>/dev/null
   echo "lm-filled mib=$(du -m /mnt/buf | cut -f1) uptime=$(seconds_up)"
 fi
 if [ "$dirty" = 1 ] && [ "$fill" -gt 0 ]; then
