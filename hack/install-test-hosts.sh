@@ -53,7 +53,9 @@ if [[ -n $id ]]; then
     trap 'rm -rf "$work"' EXIT
     # apt-get download as root warns that _apt cannot write here; the download itself is fine.
     if ! (cd "$work" && apt-get download -qq "$id" 2>"$work/err"); then
+      # Stale package lists name a version the mirror no longer has: refresh, ask again, retry once.
       apt_update
+      id="$(kernel_id)"
       (cd "$work" && apt-get download -qq "$id" 2>"$work/err") || { cat "$work/err" >&2; exit 1; }
     fi
     dpkg-deb --fsys-tarfile "$work"/*.deb | tar -x -C "$work" --wildcards './boot/vmlinuz-*'

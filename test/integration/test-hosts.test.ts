@@ -107,7 +107,7 @@ describe('two test hosts', () => {
 
   it('aborts a slow migration: the guest keeps running on A, nothing of it is left on B', async () => {
     await waitForConsole(a, 'stayer', /lm-dirtying mib=48/, 10_000);
-    // 4 MiB/s for ~50 MiB of dirty memory: minutes, so the abort surely lands mid-copy.
+    // 4 MiB/s for ~128 MiB of guest RAM, re-dirtied as it goes: 30 s at least, so the abort lands mid-copy.
     const migration = virsh(a, ['migrate', '--live', '--p2p', '--persistent', '--undefinesource', '--bandwidth', '4', 'stayer', b.migrationUri], {
       timeoutMs: 60_000,
     }).then(
