@@ -52,7 +52,9 @@ export function virsh(host: LibvirtEndpoint, args: readonly string[], options: V
         if (!error) return resolve(stdout);
         const e = error as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
         const timedOut = e.killed === true && typeof e.code !== 'number';
-        reject(new VirshError(host.name, args, libvirtMessage(stderr || e.message), typeof e.code === 'number' ? e.code : null, timedOut));
+        // On a timeout there may be no stderr at all; say so rather than echo Node's "Command failed".
+        const message = stderr ? libvirtMessage(stderr) : timedOut ? `no answer within ${timeoutMs} ms` : e.message;
+        reject(new VirshError(host.name, args, message, typeof e.code === 'number' ? e.code : null, timedOut));
       },
     );
   });
