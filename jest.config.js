@@ -9,6 +9,8 @@ const common = {
 };
 
 export default {
+  // Integration tests wait on real processes; jest reads this only at the top level, not per project.
+  testTimeout: 120000,
   projects: [
     {
       ...common,
@@ -21,7 +23,6 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/setup/global-setup.mjs',
       globalTeardown: '<rootDir>/test/setup/global-teardown.mjs',
-      testTimeout: 120000,
     },
   ],
 };
