@@ -12,6 +12,8 @@ export interface InformerContext {
   kubeConfig: KubeConfig;
   logger?: InformerLogger;
   staleAfterMs?: number;
+  /** Watch namespaced kinds in this namespace only (tests, single-tenant installs); all when absent. */
+  namespace?: string;
 }
 
 type Extra<T extends ObjectWithMeta> = Pick<DefensiveInformerOptions<T>, 'onEvent' | 'labelSelector' | 'fieldSelector'>;
@@ -20,14 +22,18 @@ const PAGE = 500;
 
 function customInformer<T extends ObjectWithMeta>(context: InformerContext, plural: string, extra: Extra<T>): DefensiveInformer<T> {
   const api = context.kubeConfig.makeApiClient(CustomObjectsApi);
+  const { namespace } = context;
+  const common = { group: GROUP, version: STORAGE_VERSION, plural, limit: PAGE };
   return new DefensiveInformer<T>({
     ...context,
     ...extra,
-    name: plural,
-    path: `/apis/${GROUP}/${STORAGE_VERSION}/${plural}`,
+    name: namespace ? `${plural} in ${namespace}` : plural,
+    path: `/apis/${GROUP}/${STORAGE_VERSION}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`,
     list: () =>
       listAllPages((continueToken) =>
-        api.listClusterCustomObject({ group: GROUP, version: STORAGE_VERSION, plural, limit: PAGE, _continue: continueToken }),
+        namespace
+          ? api.listNamespacedCustomObject({ ...common, namespace, _continue: continueToken })
+          : api.listClusterCustomObject({ ...common, _continue: continueToken }),
       ) as Promise<ObjectList<T>>,
   });
 }
@@ -57,11 +63,13 @@ export function pvcInformer(context: InformerContext, extra: Extra<V1PersistentV
     ...context,
     ...extra,
     name: 'persistentvolumeclaims',
-    path: '/api/v1/persistentvolumeclaims',
+    path: context.namespace ? `/api/v1/namespaces/${context.namespace}/persistentvolumeclaims` : '/api/v1/persistentvolumeclaims',
     list: () =>
       listAllPages(
         (continueToken) =>
-          core.listPersistentVolumeClaimForAllNamespaces({ limit: PAGE, _continue: continueToken }) as Promise<ObjectList<V1PersistentVolumeClaim & ObjectWithMeta>>,
+          (context.namespace
+            ? core.listNamespacedPersistentVolumeClaim({ namespace: context.namespace, limit: PAGE, _continue: continueToken })
+            : core.listPersistentVolumeClaimForAllNamespaces({ limit: PAGE, _continue: continueToken })) as Promise<ObjectList<V1PersistentVolumeClaim & ObjectWithMeta>>,
       ),
   });
 }

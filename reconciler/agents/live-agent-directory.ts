@@ -1,0 +1,35 @@
+// Agents as the reconciler sees them: a node has a live agent while the agent's Lease is fresh and
+// its Node carries the endpoint annotation; calls go over mutual TLS through a shared pool.
+import type { V1Lease, V1Node } from '@kubernetes/client-node';
+import { AgentClientPool, readClientTls, type AgentClientTlsFiles } from '../../agent/client.js';
+import type { NodeAgentApi } from '../../agent/contract.js';
+import { AGENT_ENDPOINT_ANNOTATION, agentIsLive, agentLeaseName } from '../../agent/registration.js';
+import type { DefensiveInformer, ObjectWithMeta } from '../../kube/informer.js';
+import type { AgentDirectory } from './agent-directory.js';
+
+export type AgentTls = AgentClientTlsFiles & { timeoutMs?: number };
+
+export class LiveAgentDirectory implements AgentDirectory {
+  private readonly pool: AgentClientPool;
+
+  constructor(
+    private readonly nodes: DefensiveInformer<V1Node & ObjectWithMeta>,
+    private readonly leases: DefensiveInformer<V1Lease & ObjectWithMeta>,
+    tls: AgentTls,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.pool = new AgentClientPool({ tls: readClientTls(tls), ...(tls.timeoutMs !== undefined ? { timeoutMs: tls.timeoutMs } : {}) });
+  }
+
+  agentFor(nodeName: string): NodeAgentApi | undefined {
+    const endpoint = this.nodes.get(nodeName)?.metadata?.annotations?.[AGENT_ENDPOINT_ANNOTATION];
+    if (!endpoint) return undefined;
+    const lease = this.leases.list().find((l) => l.metadata?.name === agentLeaseName(nodeName));
+    if (!lease || !agentIsLive(lease, this.now())) return undefined;
+    return this.pool.client(nodeName, endpoint);
+  }
+
+  close(): void {
+    this.pool.close();
+  }
+}

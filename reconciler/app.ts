@@ -1,0 +1,171 @@
+// The reconciler process: caches, the two controllers, leader election, health and metrics.
+// Only the leader writes; every replica keeps warm caches so a takeover is quick.
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ClusterConfigLocation } from '../api/cluster-config.js';
+import { configMapInformer, leaseInformer, migrationInformer, nodeInformer, pvcInformer, vmiInformer } from '../kube/informers.js';
+import { KubevirtClient } from '../kube/kubevirt-client.js';
+import { ConfigTracker } from '../webhook/cache.js';
+import { effectiveMigrationConfiguration } from '../webhook/admission/mutate-migration.js';
+import { LiveAgentDirectory, type AgentTls } from './agents/live-agent-directory.js';
+import { ControllerRunner } from './controller-runner.js';
+import { MigrationController } from './controllers/migration-controller.js';
+import { VmiMigratabilityController } from './controllers/vmi-migratability.js';
+import { LeaderElector } from './leader-election/leader-elector.js';
+import { createReconcilerMetrics } from './metrics.js';
+import { WorkQueue } from './queue/work-queue.js';
+
+export interface ReconcilerOptions {
+  kubeconfig?: string;
+  configLocation: ClusterConfigLocation;
+  /** Where the leader Lease and the agents' Leases live. */
+  namespace: string;
+  /** Reconcile migrations and VMIs of this namespace only; all namespaces when absent. */
+  watchNamespace?: string;
+  identity?: string;
+  agentTls: AgentTls;
+  healthPort: number;
+  healthHost?: string;
+  workers?: number;
+  logger: Logger;
+  /** Leader election timings; tests shorten them. */
+  leaseDurationSeconds?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+export interface RunningReconciler {
+  healthPort: number;
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+export async function startReconciler(options: ReconcilerOptions): Promise<RunningReconciler> {
+  const { logger } = options;
+  const kubeConfig = new KubeConfig();
+  if (options.kubeconfig) kubeConfig.loadFromFile(options.kubeconfig);
+  else kubeConfig.loadFromCluster();
+  const identity = options.identity ?? `${hostname()}-${process.pid}`;
+  const context = { kubeConfig, logger: logger.child({ part: 'informer' }), namespace: options.watchNamespace };
+
+  const migrationQueue = new WorkQueue();
+  const vmiQueue = new WorkQueue();
+  let leading = false;
+
+  const vmims = migrationInformer(context, { onEvent: (event, vmim) => migrations.onMigrationEvent(event, vmim) });
+  const vmis = vmiInformer(context, {
+    onEvent: (event, vmi) => {
+      migratability.onVmiEvent(event, vmi);
+      migrations.onVmiEvent(event, vmi);
+    },
+  });
+  const clusterScoped = { ...context, namespace: undefined };
+  const nodes = nodeInformer(clusterScoped, { onEvent: () => migrations.onClusterEvent() });
+  const pvcs = pvcInformer(context, { onEvent: (event, pvc) => migratability.onPvcEvent(event, pvc) });
+  const leases = leaseInformer(clusterScoped, options.namespace, { onEvent: () => migrations.onClusterEvent() });
+  const configMaps = configMapInformer(clusterScoped, options.configLocation, { onEvent: () => migrations.onClusterEvent() });
+  const tracker = new ConfigTracker(options.configLocation);
+
+  const metrics = createReconcilerMetrics(() => vmims.list());
+  metrics.watchQueue('migrations', migrationQueue);
+  metrics.watchQueue('vmis', vmiQueue);
+  const client = new KubevirtClient(kubeConfig, 'live-migration-reconciler', { count: (kind) => metrics.apiWrites.inc({ kind }) });
+  const agents = new LiveAgentDirectory(nodes, leases, options.agentTls);
+
+  const migrations = new MigrationController({
+    caches: {
+      vmims,
+      vmis,
+      nodes,
+      pvcLookup: (namespace, claim) => {
+        const pvc = pvcs.get(claim, namespace);
+        return pvc ? { accessModes: pvc.spec?.accessModes ?? [] } : undefined;
+      },
+    },
+    client,
+    agents,
+    config: () => {
+      const inForce = tracker.current(configMaps.get(options.configLocation.name, options.configLocation.namespace) as Parameters<ConfigTracker['current']>[0]);
+      if (inForce.config) return inForce.config;
+      // Never valid since start: act on nothing rather than on a guess.
+      throw new Error(`kubevirt-config is invalid and no valid version was seen: ${inForce.problem ?? 'unknown'}`);
+    },
+    effectiveConfiguration: effectiveMigrationConfiguration,
+    queue: migrationQueue,
+    isLeader: () => leading,
+    log: logger.child({ controller: 'migration' }),
+    observe: metrics.migrations,
+  });
+  const migratability = new VmiMigratabilityController(vmis, pvcs, client, vmiQueue);
+
+  const workers = options.workers ?? 4;
+  const runners = [
+    new ControllerRunner('migration', migrationQueue, migrations.reconcile, { workers, logger, observer: metrics.runner }),
+    new ControllerRunner('vmi-migratability', vmiQueue, (key) => (leading ? migratability.reconcile(key) : Promise.resolve()), { workers: 2, logger, observer: metrics.runner }),
+  ];
+
+  const informers: Array<{ start(): Promise<void>; stop(): Promise<void>; hasSynced(): boolean }> = [vmims, vmis, nodes, pvcs, leases, configMaps];
+  const health = await listenHealth(options, metrics.registry, () => informers.every((i) => i.hasSynced()));
+  await Promise.all(informers.map((i) => i.start()));
+  logger.info({ identity }, 'caches synced');
+  for (const runner of runners) runner.start();
+
+  const elector = new LeaderElector({
+    kubeConfig,
+    namespace: options.namespace,
+    leaseName: 'live-migration-reconciler',
+    identity,
+    leaseDurationSeconds: options.leaseDurationSeconds,
+    renewDeadlineMs: options.renewDeadlineMs,
+    retryPeriodMs: options.retryPeriodMs,
+    log: logger.child({ part: 'leader-election' }),
+  });
+  const electing = elector.run({
+    onStartedLeading: () => {
+      leading = true;
+      migrations.enqueueAll();
+      for (const vmi of vmis.list()) vmiQueue.add(`${vmi.metadata.namespace}/${vmi.metadata.name}`);
+    },
+    onStoppedLeading: () => {
+      // Another replica may act now: stop writing at once.
+      leading = false;
+    },
+  });
+
+  return {
+    healthPort: (health.address() as { port: number }).port,
+    isLeader: () => leading,
+    async stop() {
+      leading = false;
+      await elector.stop();
+      await electing.catch(() => {});
+      await Promise.all(runners.map((r) => r.stop()));
+      await Promise.all(informers.map((i) => i.stop()));
+      agents.close();
+      await new Promise<void>((resolve) => health.close(() => resolve()));
+    },
+  };
+}
+
+async function listenHealth(options: ReconcilerOptions, registry: { metrics(): Promise<string>; contentType: string }, ready: () => boolean): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200).end('ok');
+    } else if (req.url === '/readyz') {
+      const ok = ready();
+      res.writeHead(ok ? 200 : 503).end(ok ? 'ok' : 'caches not synced');
+    } else if (req.url === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+        (error: unknown) => res.writeHead(500).end(String(error)),
+      );
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(options.healthPort, options.healthHost ?? '0.0.0.0', resolve));
+  return server;
+}
+
