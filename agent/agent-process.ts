@@ -1,0 +1,164 @@
+// Puts an agent process together: for each node it hosts, a driver, an HTTPS listener with mutual
+// TLS and a registration (endpoint annotation + Lease); one plain-HTTP health listener with
+// /healthz, /readyz and /metrics for the whole process. Used by cmd/agent.ts and in-process by tests.
+//
+// Why one process may host several nodes: the simulation driver is for demos and scale tests, where
+// 100 simulated nodes as 100 processes would cost gigabytes; they share one ArrivalBoard so a guest
+// leaving one simulated node arrives on another. A real driver (libvirt) hosts exactly one node.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
+import express from 'express';
+import type { Logger } from 'pino';
+import { realClock } from '../reconciler/queue/clock.js';
+import type { MigrationDriver } from './contract.js';
+import { AgentRegistration } from './registration.js';
+import { createAgentApp, type AgentApp } from './server/agent-app.js';
+import { createAgentMetrics, type AgentMetrics } from './server/agent-metrics.js';
+import { callerCheck, type AllowedCaller } from './server/caller-check.js';
+import { startAgentServer, type AgentTlsFiles, type RunningAgentServer } from './server/https-server.js';
+import { ArrivalBoard, SimulationDriver } from './simulation/simulation-driver.js';
+
+export const DRIVERS = ['simulation'] as const;
+export type DriverName = (typeof DRIVERS)[number];
+
+export interface AgentProcessOptions {
+  driver: DriverName;
+  nodes: string[];
+  /** Address the HTTPS listeners bind to. */
+  listenAddress: string;
+  /** Address written into the endpoint annotation (what the reconciler dials). */
+  advertiseAddress: string;
+  /** Fixed port for a single node; 0 (default) = a free port per node. */
+  port?: number;
+  tls: AgentTlsFiles;
+  allowedCallers: AllowedCaller[];
+  /** Without a KubeConfig nothing is registered (a standalone agent, e.g. for a benchmark). */
+  kubeConfig?: KubeConfig;
+  namespace: string;
+  healthAddress?: string;
+  /** Plain HTTP port of /healthz, /readyz, /metrics; 0 = a free port. */
+  healthPort: number;
+  version: string;
+  logger: Logger;
+  defaultMetrics?: boolean;
+  renewMs?: number;
+}
+
+export interface HostedNode {
+  nodeName: string;
+  endpoint: string;
+  port: number;
+  driver: MigrationDriver;
+  registration?: AgentRegistration;
+}
+
+export interface RunningAgentProcess {
+  nodes: HostedNode[];
+  healthPort: number;
+  metrics: AgentMetrics;
+  /** Resolves once every node is registered (immediately without a KubeConfig). */
+  registered: Promise<void>;
+  /** New work refused, Leases deleted, listeners closed. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function hostForUrl(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+export async function startAgentProcess(options: AgentProcessOptions): Promise<RunningAgentProcess> {
+  const { logger } = options;
+  if (options.nodes.length === 0) throw new Error('no node to host');
+  if (new Set(options.nodes).size !== options.nodes.length) throw new Error(`a node is named twice: ${options.nodes.join(',')}`);
+  if ((options.port ?? 0) !== 0 && options.nodes.length > 1) throw new Error('a fixed port is for one node; several nodes take free ports');
+
+  const metrics = createAgentMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const arrivals = new ArrivalBoard();
+  const nodes: HostedNode[] = [];
+  const apps: AgentApp[] = [];
+  const servers: RunningAgentServer[] = [];
+  let draining = false;
+
+  const stopAll = async (graceMs: number): Promise<void> => {
+    draining = true;
+    for (const app of apps) app.setDraining();
+    // Leases first: the reconciler stops choosing these nodes while in-flight calls finish.
+    await Promise.all(nodes.map((n) => n.registration?.stop()));
+    await Promise.all(servers.map((s) => s.close(graceMs)));
+  };
+
+  try {
+    for (const nodeName of options.nodes) {
+      const driver = new SimulationDriver({ nodeName, address: options.advertiseAddress, clock: realClock, arrivals });
+      const agentApp = createAgentApp({
+        nodeName,
+        driver,
+        authenticate: callerCheck(options.allowedCallers),
+        logger: logger.child({ node: nodeName }),
+        metrics,
+        version: options.version,
+      });
+      apps.push(agentApp);
+      const server = await startAgentServer({ app: agentApp.app, tls: options.tls, host: options.listenAddress, port: options.port ?? 0, logger });
+      servers.push(server);
+      const endpoint = `https://${hostForUrl(options.advertiseAddress)}:${server.port}`;
+      const registration = options.kubeConfig
+        ? new AgentRegistration({
+            kubeConfig: options.kubeConfig,
+            nodeName,
+            namespace: options.namespace,
+            endpoint,
+            log: logger.child({ component: 'registration' }),
+            ...(options.renewMs !== undefined ? { renewMs: options.renewMs } : {}),
+          })
+        : undefined;
+      nodes.push({ nodeName, endpoint, port: server.port, driver, ...(registration ? { registration } : {}) });
+      logger.info({ node: nodeName, endpoint, driver: driver.name }, 'agent listening');
+    }
+  } catch (error) {
+    await stopAll(0);
+    throw error;
+  }
+
+  // Registration after every listener is up: an annotated endpoint always answers.
+  await Promise.all(nodes.map((n) => n.registration?.start()));
+  const registered = Promise.all(nodes.map((n) => n.registration?.registered)).then(() => undefined);
+
+  const health = express();
+  health.disable('x-powered-by');
+  health.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+  health.get('/readyz', (_req, res) => {
+    const unregistered = nodes.filter((n) => n.registration !== undefined && !n.registration.healthy).map((n) => n.nodeName);
+    const ready = !draining && unregistered.length === 0;
+    const why = draining ? 'shutting down' : `not registered: ${unregistered.join(',')}`;
+    res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ok' : why);
+  });
+  health.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  const healthServer: Server = createServer(health);
+  await new Promise<void>((resolve, reject) => {
+    healthServer.once('error', reject);
+    healthServer.listen(options.healthPort, options.healthAddress ?? '0.0.0.0', () => resolve());
+  }).catch(async (error: unknown) => {
+    await stopAll(0);
+    throw error;
+  });
+  const healthPort = (healthServer.address() as AddressInfo).port;
+  logger.info({ healthPort, nodes: nodes.length }, 'agent health listening');
+
+  return {
+    nodes,
+    healthPort,
+    metrics,
+    registered,
+    stop: async (graceMs = 5_000) => {
+      await stopAll(graceMs);
+      healthServer.closeAllConnections();
+      await new Promise<void>((resolve) => healthServer.close(() => resolve()));
+    },
+  };
+}
