@@ -198,6 +198,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       `--client-ca=${pki.caCert}`,
       `--allowed-callers=${RECONCILER_CALLER}`,
       `--health-port=${agentPort}`,
+      '--health-address=127.0.0.1',
     ], agentPort);
     state.processes.push(agent);
     await waitHealthy(agent, `http://127.0.0.1:${agentPort}/readyz`);

@@ -1,0 +1,129 @@
+// Migrations end to end on simulated nodes: phases, migrationState, progress, limits.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  createMigration,
+  createRunningVmi,
+  eventually,
+  getMigration,
+  getVmi,
+  listMigrations,
+  setMigrationsConfig,
+  startTestSystem,
+  watchLimits,
+  type TestSystem,
+} from '../setup/system.js';
+
+let system: TestSystem;
+
+beforeAll(async () => {
+  system = await startTestSystem('rec-mig', {
+    nodes: 10,
+    migrations: 'bandwidthPerMigration: 32Mi\nparallelMigrationsPerCluster: 5\nparallelOutboundMigrationsPerNode: 2\nparallelInboundMigrationsPerNode: 2',
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+describe('a migration on simulated nodes', () => {
+  it('moves the VMI to its target with a complete migrationState and live progress', async () => {
+    const [source] = system.nodes;
+    await createRunningVmi(system, 'vm-progress', { node: source ?? '', memory: '160Mi' });
+    await createMigration(system, 'mig-progress', 'vm-progress');
+    const percents = new Set<number>();
+    const done = await eventually(
+      'migration to finish',
+      async () => {
+        const vmim = await getMigration(system, 'mig-progress');
+        const percent = vmim?.status?.progress?.percent;
+        if (percent !== undefined) percents.add(percent);
+        return vmim?.status?.phase === 'Succeeded' || vmim?.status?.phase === 'Failed' ? vmim : undefined;
+      },
+      60_000,
+      250,
+    );
+    expect(done.status?.phase).toBe('Succeeded');
+    // 160 MiB at 32 MiB/s take ~5 s; progress is published every 2 s.
+    expect(percents.size).toBeGreaterThanOrEqual(3);
+    expect(done.status?.phaseTransitionTimestamps?.map((p) => p.phase)).toEqual([
+      'Pending', 'Scheduling', 'Scheduled', 'PreparingTarget', 'TargetReady', 'Running', 'Succeeded',
+    ]);
+    // The finalizer comes off once the migration is final (a write of its own, just after).
+    await eventually('finalizer removed', async () => {
+      const vmim = await getMigration(system, 'mig-progress');
+      return vmim && !(vmim.metadata.finalizers ?? []).includes('kubevirt.io/migrationJobFinalize') ? true : undefined;
+    }, 10_000);
+
+    const vmi = await getVmi(system, 'vm-progress');
+    const state = vmi.status?.migrationState;
+    expect(vmi.status?.nodeName).toBe(state?.targetNode);
+    expect(state).toMatchObject({
+      migrationUid: done.metadata.uid,
+      sourceNode: source,
+      completed: true,
+      failed: false,
+      targetNodeDomainDetected: true,
+      migrationConfiguration: { bandwidthPerMigration: '32Mi', completionTimeoutPerGiB: 800, progressTimeout: 150 },
+    });
+    expect(state?.targetNode).not.toBe(source);
+    expect(state?.targetNodeAddress).toBe('127.0.0.1');
+    expect(Object.keys(state?.targetDirectMigrationNodePorts ?? {}).length).toBeGreaterThan(0);
+    expect(state?.targetPod).toBeTruthy();
+    expect(Date.parse(state?.endTimestamp ?? '')).toBeGreaterThan(Date.parse(state?.startTimestamp ?? ''));
+  });
+});
+
+describe('50 migrations over 10 nodes', () => {
+  it('never exceed the cluster, outbound or inbound limits, and all succeed', async () => {
+    const limits = watchLimits(system);
+    const vmis: Array<{ vmi: string; source: string }> = [];
+    for (let i = 0; i < 50; i++) {
+      const source = system.nodes[i % 10] ?? '';
+      vmis.push({ vmi: `vm-${i}`, source });
+      await createRunningVmi(system, `vm-${i}`, { node: source, memory: '48Mi' });
+    }
+    await Promise.all(vmis.map(({ vmi }, i) => createMigration(system, `burst-${i}`, vmi)));
+    const all = await eventually(
+      'all 50 to finish',
+      async () => {
+        const items = (await listMigrations(system)).filter((m) => m.metadata.name?.startsWith('burst-'));
+        return items.length === 50 && items.every((m) => m.status?.phase === 'Succeeded' || m.status?.phase === 'Failed') ? items : undefined;
+      },
+      240_000,
+      500,
+    );
+    const max = await limits.stop();
+    expect(max.samples).toBeGreaterThan(20);
+    expect(max.cluster).toBeLessThanOrEqual(5);
+    expect(max.outbound).toBeLessThanOrEqual(2);
+    expect(max.inbound).toBeLessThanOrEqual(2);
+    // The limits were actually reached, so the test can fail.
+    expect(max.cluster).toBe(5);
+    expect(all.filter((m) => m.status?.phase !== 'Succeeded').map((m) => `${m.metadata.name}: ${m.status?.migrationState?.failureReason}`)).toEqual([]);
+    for (const { vmi, source } of vmis) {
+      const read = await getVmi(system, vmi);
+      expect(read.status?.migrationState?.completed).toBe(true);
+      expect(read.status?.nodeName).toBe(read.status?.migrationState?.targetNode);
+      expect(read.status?.nodeName).not.toBe(source);
+    }
+  });
+
+  it('honours a lowered parallelMigrationsPerCluster without a restart', async () => {
+    await setMigrationsConfig(system, 'bandwidthPerMigration: 32Mi\nparallelMigrationsPerCluster: 2\nparallelOutboundMigrationsPerNode: 2');
+    // A config edit reaches the reconciler through its informer; give it a moment before sampling.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const limits = watchLimits(system);
+    for (let i = 0; i < 10; i++) {
+      const source = system.nodes[i] ?? '';
+      await createRunningVmi(system, `vm-low-${i}`, { node: source, memory: '48Mi' });
+      await createMigration(system, `low-${i}`, `vm-low-${i}`);
+    }
+    await eventually('all 10 to finish', async () => {
+      const items = (await listMigrations(system)).filter((m) => m.metadata.name?.startsWith('low-'));
+      return items.length === 10 && items.every((m) => m.status?.phase === 'Succeeded') ? items : undefined;
+    }, 120_000, 500);
+    const max = await limits.stop();
+    expect(max.cluster).toBe(2);
+  });
+});

@@ -1,0 +1,213 @@
+// A whole system for one integration test file: its own namespace (migrations, VMIs, Leases,
+// kubevirt-config), its own simulated nodes, the reconciler and agent processes, optionally the
+// webhook. Everything is read back through the real API server.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
+import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
+import { startLocalSystem, stopLocalSystem, type LocalSystemOptions, type LocalSystemState } from '../../hack/system/local-system.js';
+import { createTestNamespace, readControlPlaneState } from './environment.js';
+
+const GROUP = 'kubevirt.io';
+const VERSION = 'v1';
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export interface TestSystem {
+  ns: string;
+  nodes: string[];
+  state: LocalSystemState;
+  kubeConfig: KubeConfig;
+  custom: CustomObjectsApi;
+  core: CoreV1Api;
+  stop(): Promise<void>;
+}
+
+export interface TestSystemOptions {
+  nodes: number;
+  nodeLabels?: (index: number) => Record<string, string>;
+  migrations?: string;
+  featureGates?: string;
+  webhook?: boolean;
+  reconcilers?: number;
+  leaderElection?: LocalSystemOptions['leaderElection'];
+}
+
+export async function startTestSystem(prefix: string, options: TestSystemOptions): Promise<TestSystem> {
+  const ns = createTestNamespace(prefix);
+  const suffix = ns.split('-').pop() ?? ns;
+  const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: `${prefix}-${suffix}-node-${i + 1}`, labels: options.nodeLabels?.(i) }));
+  const workDir = mkdtempSync(join(tmpdir(), 'live-migration-system-'));
+  const control = readControlPlaneState();
+  const state = await startLocalSystem({
+    kubeconfig: control.kubeconfig,
+    workDir,
+    namespace: ns,
+    watchNamespace: ns,
+    configLocation: { namespace: ns, name: 'kubevirt-config' },
+    configData: { 'feature-gates': options.featureGates ?? 'LiveMigration', ...(options.migrations ? { migrations: options.migrations } : {}) },
+    nodes,
+    reconcilers: options.reconcilers,
+    leaderElection: options.leaderElection ?? { leaseDurationSeconds: 4, renewDeadlineMs: 3000, retryPeriodMs: 500 },
+    ...(options.webhook
+      ? { webhook: { suffix, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } }
+      : {}),
+  });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(control.kubeconfig);
+  return {
+    ns,
+    nodes: nodes.map((n) => n.name),
+    state,
+    kubeConfig,
+    custom: kubeConfig.makeApiClient(CustomObjectsApi),
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    async stop() {
+      await stopLocalSystem(state);
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface VmiSpec {
+  node: string;
+  memory?: string;
+  annotations?: Record<string, string>;
+  volumes?: Array<Record<string, unknown>>;
+  nodeSelector?: Record<string, string>;
+  /** Status extras (conditions); by default the VMI is Running and LiveMigratable. */
+  conditions?: Array<Record<string, unknown>>;
+}
+
+/** A VMI as KubeVirt's virt-handler would report it: Running on `node`. */
+export async function createRunningVmi(system: TestSystem, name: string, spec: VmiSpec): Promise<void> {
+  await system.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: system.ns,
+    plural: 'virtualmachineinstances',
+    body: {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachineInstance',
+      metadata: { name, annotations: spec.annotations },
+      spec: {
+        domain: { resources: { requests: { memory: spec.memory ?? '64Mi' } }, devices: {} },
+        volumes: spec.volumes ?? [],
+        ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+      },
+    },
+  });
+  await system.custom.patchNamespacedCustomObjectStatus(
+    {
+      group: GROUP,
+      version: VERSION,
+      namespace: system.ns,
+      plural: 'virtualmachineinstances',
+      name,
+      body: { status: { phase: 'Running', nodeName: spec.node, ...(spec.conditions ? { conditions: spec.conditions } : {}) } },
+    },
+    mergePatch,
+  );
+}
+
+export async function createMigration(system: TestSystem, name: string, vmiName: string, extraSpec: Record<string, unknown> = {}): Promise<void> {
+  await system.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace: system.ns,
+    plural: 'virtualmachineinstancemigrations',
+    body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name }, spec: { vmiName, ...extraSpec } },
+  });
+}
+
+export async function listMigrations(system: TestSystem): Promise<VirtualMachineInstanceMigration[]> {
+  const list = (await system.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstancemigrations' })) as { items: VirtualMachineInstanceMigration[] };
+  return list.items;
+}
+
+export async function getMigration(system: TestSystem, name: string): Promise<VirtualMachineInstanceMigration | undefined> {
+  try {
+    return (await system.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstancemigrations', name })) as VirtualMachineInstanceMigration;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function getVmi(system: TestSystem, name: string): Promise<VirtualMachineInstance> {
+  return (await system.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstances', name })) as VirtualMachineInstance;
+}
+
+export async function deleteMigration(system: TestSystem, name: string): Promise<void> {
+  await system.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstancemigrations', name });
+}
+
+export async function setMigrationsConfig(system: TestSystem, migrations: string): Promise<void> {
+  await system.core.patchNamespacedConfigMap(
+    { name: 'kubevirt-config', namespace: system.ns, body: { data: { 'feature-gates': 'LiveMigration', migrations } } },
+    mergePatch,
+  );
+}
+
+/** Polls until `check` returns a value; fails with the last observation after `ms`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, ms = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`${what}: not within ${ms} ms${last ? ` (last error: ${String(last)})` : ''}`);
+}
+
+const SLOT_PHASES = new Set(['Scheduled', 'PreparingTarget', 'TargetReady', 'Running']);
+
+export interface LimitSample {
+  cluster: number;
+  outbound: Map<string, number>;
+  inbound: Map<string, number>;
+}
+
+/** Counts migrations holding a slot, as the API server holds them. */
+export function sampleLimits(migrations: readonly VirtualMachineInstanceMigration[]): LimitSample {
+  const sample: LimitSample = { cluster: 0, outbound: new Map(), inbound: new Map() };
+  for (const m of migrations) {
+    if (!SLOT_PHASES.has(m.status?.phase ?? '')) continue;
+    sample.cluster++;
+    const source = m.status?.migrationState?.sourceNode ?? '?';
+    const target = m.status?.migrationState?.targetNode ?? '?';
+    sample.outbound.set(source, (sample.outbound.get(source) ?? 0) + 1);
+    sample.inbound.set(target, (sample.inbound.get(target) ?? 0) + 1);
+  }
+  return sample;
+}
+
+/** Samples limits continuously until stopped; returns the maxima seen. */
+export function watchLimits(system: TestSystem, everyMs = 100) {
+  let running = true;
+  const max = { cluster: 0, outbound: 0, inbound: 0, samples: 0 };
+  const loop = (async () => {
+    while (running) {
+      const sample = sampleLimits(await listMigrations(system));
+      max.samples++;
+      max.cluster = Math.max(max.cluster, sample.cluster);
+      max.outbound = Math.max(max.outbound, ...sample.outbound.values(), 0);
+      max.inbound = Math.max(max.inbound, ...sample.inbound.values(), 0);
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    max,
+    async stop() {
+      running = false;
+      await loop;
+      return max;
+    },
+  };
+}
