@@ -19,8 +19,23 @@ import { callerCheck, type AllowedCaller } from './server/caller-check.js';
 import { startAgentServer, type AgentTlsFiles, type RunningAgentServer } from './server/https-server.js';
 import { ArrivalBoard, SimulationDriver } from './simulation/simulation-driver.js';
 
-export const DRIVERS = ['simulation'] as const;
-export type DriverName = (typeof DRIVERS)[number];
+/** What a driver is made from; one driver per hosted node. */
+export interface DriverContext {
+  nodeName: string;
+  advertiseAddress: string;
+  /** Shared by the nodes of this process (the simulation delivers arriving guests through it). */
+  arrivals: ArrivalBoard;
+}
+export type DriverFactory = (context: DriverContext) => MigrationDriver;
+
+/** The drivers the agent can run; the libvirt driver adds its entry here. */
+export const DRIVER_FACTORIES = {
+  simulation: ({ nodeName, advertiseAddress, arrivals }) => new SimulationDriver({ nodeName, address: advertiseAddress, clock: realClock, arrivals }),
+} satisfies Record<string, DriverFactory>;
+export type DriverName = keyof typeof DRIVER_FACTORIES;
+export const DRIVERS = Object.keys(DRIVER_FACTORIES) as DriverName[];
+/** Drivers whose nodes are not real, so one process may host several. */
+export const MULTI_NODE_DRIVERS: readonly DriverName[] = ['simulation'];
 
 export interface AgentProcessOptions {
   driver: DriverName;
@@ -71,6 +86,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
   const { logger } = options;
   if (options.nodes.length === 0) throw new Error('no node to host');
   if (new Set(options.nodes).size !== options.nodes.length) throw new Error(`a node is named twice: ${options.nodes.join(',')}`);
+  if (options.nodes.length > 1 && !MULTI_NODE_DRIVERS.includes(options.driver)) throw new Error(`the ${options.driver} driver hosts exactly one node`);
   if ((options.port ?? 0) !== 0 && options.nodes.length > 1) throw new Error('a fixed port is for one node; several nodes take free ports');
 
   const metrics = createAgentMetrics({ defaultMetrics: options.defaultMetrics ?? true });
@@ -90,7 +106,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
 
   try {
     for (const nodeName of options.nodes) {
-      const driver = new SimulationDriver({ nodeName, address: options.advertiseAddress, clock: realClock, arrivals });
+      const driver = DRIVER_FACTORIES[options.driver]({ nodeName, advertiseAddress: options.advertiseAddress, arrivals });
       const agentApp = createAgentApp({
         nodeName,
         driver,

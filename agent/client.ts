@@ -8,7 +8,7 @@
 //   (retrying will not help; someone must fix certificates);
 // - 404 → NotFound, except that migrationStatus answers undefined for an unknown migration, as the
 //   interface says (a 404 for an unknown *route* is still an error: an agent of another version);
-// - 409 → Conflict; anything else → Internal with the server's own error text.
+// - 409 → Conflict; 503 (the agent is shutting down) → Unreachable; anything else → Internal with the server's own error text.
 // Every call is idempotent by contract, so a request that failed on a reused keep-alive socket the
 // server had just closed is sent once more on a fresh one.
 import { readFileSync } from 'node:fs';
@@ -173,6 +173,8 @@ export class HttpsAgentClient implements NodeAgentApi {
     if (status === 401 || status === 403) throw new AgentCallError('Unauthenticated', this.nodeName, `${status}: ${text}`);
     if (status === 404) throw new AgentCallError('NotFound', this.nodeName, text);
     if (status === 409) throw new AgentCallError('Conflict', this.nodeName, text);
+    // A draining agent is going away: as good as unreachable for new work.
+    if (status === 503) throw new AgentCallError('Unreachable', this.nodeName, `503: ${text}`);
     throw new AgentCallError('Internal', this.nodeName, `${status}: ${text}`);
   }
 

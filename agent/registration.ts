@@ -106,18 +106,24 @@ export class AgentRegistration {
 
   /** Registers now and keeps renewing every renewMs. Returns after the first attempt. */
   async start(): Promise<void> {
-    this.timer = setInterval(() => {
-      this.tick = this.tick.then(() => this.renew());
-    }, this.renewMs);
-    this.timer.unref();
     this.tick = this.renew();
     await this.tick;
+    this.schedule();
+  }
+
+  /** ±10 % jitter, so the Leases of 100 simulated nodes started together do not renew in one burst. */
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.tick = this.renew().then(() => this.schedule());
+    }, this.renewMs * (0.9 + 0.2 * Math.random()));
+    this.timer.unref();
   }
 
   /** Stops renewing and deletes the Lease, so the reconciler stops choosing this node at once. */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     await this.tick;
     try {
       await this.coordination.deleteNamespacedLease({ name: this.leaseName, namespace: this.options.namespace });

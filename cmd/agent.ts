@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { DRIVERS, startAgentProcess, type DriverName } from '../agent/agent-process.js';
+import { DRIVERS, MULTI_NODE_DRIVERS, startAgentProcess, type DriverName } from '../agent/agent-process.js';
 import { DEFAULT_ALLOWED_CALLERS, parseAllowedCallers } from '../agent/server/caller-check.js';
 
 const { values } = parseArgs({
@@ -81,11 +81,12 @@ function packageVersion(): string {
 
 const driver = values.driver ?? env.AGENT_DRIVER ?? 'simulation';
 if (!(DRIVERS as readonly string[]).includes(driver)) fail(`--driver must be one of ${DRIVERS.join(', ')}, got ${driver}`);
+const driverName = driver as DriverName;
 
 const nodes = [...(values.node ?? []), ...list(values.nodes)];
 if (nodes.length === 0 && env.NODE_NAME) nodes.push(env.NODE_NAME);
 if (nodes.length === 0) fail('--node or --nodes is required');
-if (nodes.length > 1 && driver !== 'simulation') fail('only the simulation driver hosts several nodes');
+if (nodes.length > 1 && !MULTI_NODE_DRIVERS.includes(driverName)) fail(`the ${driverName} driver hosts exactly one node`);
 
 const listenAddress = values['listen-address'] ?? env.AGENT_LISTEN_ADDRESS ?? '127.0.0.1';
 const advertiseAddress = values['advertise-address'] ?? env.AGENT_ADVERTISE_ADDRESS ?? listenAddress;
@@ -103,7 +104,7 @@ if (!values['no-register']) {
 }
 
 const agent = await startAgentProcess({
-  driver: driver as DriverName,
+  driver: driverName,
   nodes,
   listenAddress,
   advertiseAddress,

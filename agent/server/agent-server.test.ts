@@ -289,7 +289,7 @@ describe('a migration through the agents', () => {
 
   it('while draining, new work is refused with 503 but status and abort still answer', async () => {
     target.agentApp.setDraining();
-    await expect(client(target).prepareTarget(prepareRequest('m-late'))).rejects.toMatchObject({ code: 'Internal', message: expect.stringContaining('503') });
+    await expect(client(target).prepareTarget(prepareRequest('m-late'))).rejects.toMatchObject({ code: 'Unreachable', message: expect.stringContaining('503: agent on node-b is shutting down') });
     await expect(client(target).abortMigration('m-late')).resolves.toEqual({ result: 'not-found' });
   });
 });
