@@ -1,7 +1,7 @@
 // The agent API over real mutual TLS on loopback: certificates from the project's PKI helper, two
 // simulated nodes (source and target) each behind its own HTTPS listener, the reconciler's client.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -317,5 +317,43 @@ describe('unreachable agents', () => {
     c.close();
     for (const s of sockets) s.destroy();
     await new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
+});
+
+describe('TLS files reloaded on change', () => {
+  it('a rotated client CA takes effect without a restart', async () => {
+    const rotDir = mkdtempSync(join(tmpdir(), 'agent-tls-rot-'));
+    try {
+      const clientCaFile = join(rotDir, 'client-ca.crt');
+      writeFileSync(clientCaFile, readFileSync(join(dir, 'ca.crt')));
+      const { driver } = recording(new SimulationDriver({ nodeName: 'node-r', address: '127.0.0.1', clock, arrivals }));
+      const { app } = createAgentApp({ nodeName: 'node-r', driver, authenticate: callerCheck(parseAllowedCallers(DEFAULT_ALLOWED_CALLERS)), logger });
+      const server = await startAgentServer({
+        app,
+        tls: { certFile: join(dir, 'agent.crt'), keyFile: join(dir, 'agent.key'), clientCaFile },
+        logger,
+        reloadPollMs: 50,
+      });
+      const node = { name: 'node-r', url: `https://127.0.0.1:${server.port}` } as Node;
+      try {
+        await expect(client(node).health()).resolves.toMatchObject({ nodeName: 'node-r' });
+        await expect(client(node, otherCa).health()).rejects.toMatchObject({ code: 'Unauthenticated' });
+        // Callers are now signed by the other CA.
+        writeFileSync(clientCaFile, readFileSync(join(dir, 'other-ca.crt')));
+        const deadline = Date.now() + 5_000;
+        let forged: unknown;
+        while (Date.now() < deadline) {
+          forged = await client(node, otherCa).health().catch((e: unknown) => e);
+          if (!(forged instanceof AgentCallError)) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(forged).toMatchObject({ nodeName: 'node-r' });
+        await expect(client(node).health()).rejects.toMatchObject({ code: 'Unauthenticated' });
+      } finally {
+        await server.close(100);
+      }
+    } finally {
+      rmSync(rotDir, { recursive: true, force: true });
+    }
   });
 });
