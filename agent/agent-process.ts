@@ -111,7 +111,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
         nodeName,
         driver,
         authenticate: callerCheck(options.allowedCallers),
-        logger: logger.child({ node: nodeName }),
+        logger,
         metrics,
         version: options.version,
       });
@@ -125,7 +125,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
             nodeName,
             namespace: options.namespace,
             endpoint,
-            log: logger.child({ component: 'registration' }),
+            log: logger,
             ...(options.renewMs !== undefined ? { renewMs: options.renewMs } : {}),
           })
         : undefined;
