@@ -21,6 +21,7 @@ export const AGENT_ENDPOINT_ANNOTATION = 'live-migration.io/agent-endpoint';
 export const AGENT_LEASE_PREFIX = 'agent-';
 export const AGENT_LEASE_DURATION_SECONDS = 40;
 export const AGENT_LEASE_RENEW_MS = 10_000;
+const REANNOTATE_EVERY_TICKS = 6;
 
 export function agentLeaseName(nodeName: string): string {
   return `${AGENT_LEASE_PREFIX}${nodeName}`;
@@ -84,6 +85,7 @@ export class AgentRegistration {
   private readonly durationSeconds: number;
   private timer: NodeJS.Timeout | undefined;
   private annotated = false;
+  private ticks = 0;
   private stopped = false;
   private tick: Promise<void> = Promise.resolve();
   private resolveRegistered!: () => void;
@@ -139,6 +141,9 @@ export class AgentRegistration {
     if (this.stopped) return;
     const { nodeName, log } = this.options;
     try {
+      // Re-asserted now and then: a Node object deleted and re-created (a kubelet re-registering)
+      // loses its annotations. A merge patch that changes nothing is not a write watchers see.
+      if (this.ticks++ % REANNOTATE_EVERY_TICKS === 0) this.annotated = false;
       if (!this.annotated) {
         await this.core.patchNode(
           { name: nodeName, body: { metadata: { annotations: { [AGENT_ENDPOINT_ANNOTATION]: this.options.endpoint } } } },

@@ -219,6 +219,8 @@ describe('request checks', () => {
     expect(malformed.status).toBe(400);
     expect(malformed.body.error).toMatch(/^body is not valid JSON/);
     expect((await raw(target, { method: 'GET', path: '/v1/nothing' })).status).toBe(404);
+    const badUid = await raw(target, { method: 'GET', path: '/v1/migrations/..%2Fetc' });
+    expect(badUid).toEqual({ status: 400, body: { error: 'migration UID in the path is not a UID: "../etc"', reason: 'BadRequest' } });
   });
 
   it('a driver error → 500 with the driver’s message, and the agent keeps serving', async () => {

@@ -71,7 +71,7 @@ afterAll(async () => {
 });
 
 describe('agent registration', () => {
-  it('waits for its Node, annotates it, holds a fresh Lease, renews it, and deletes it on stop', async () => {
+  it('waits for its Node, annotates it (again if the Node is re-created), holds a fresh Lease, renews it, and deletes it on stop', async () => {
     const endpoint = 'https://127.0.0.1:45678';
     const registration = new AgentRegistration({ kubeConfig, nodeName: lateNode, namespace: ns, endpoint, renewMs: 300 });
     await registration.start();
@@ -96,6 +96,12 @@ describe('agent registration', () => {
       return at > firstRenewal ? at : undefined;
     });
     expect(renewed).toBeGreaterThan(firstRenewal);
+
+    // The Node object re-created (as a kubelet re-registering would): the annotation comes back.
+    expect(kubectl(['delete', 'node', lateNode]).code).toBe(0);
+    createNode(lateNode);
+    expect(annotationOf(lateNode)).toBe('');
+    await eventually('re-annotated', () => annotationOf(lateNode) === endpoint, 10_000);
 
     await registration.stop();
     expect(leaseExists(lateNode)).toBe(false);
