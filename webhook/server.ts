@@ -196,7 +196,11 @@ export function createWebhookApp(options: WebhookAppOptions): { app: express.Exp
           logger.error({ uid: request.uid, err: detail }, 'internal error while deciding');
         }
         const answer: AdmissionReviewResponse = { apiVersion, kind: 'AdmissionReview', response: toResponse(request.uid, decision) };
-        res.status(200).json(answer);
+        // Written directly: res.json's content negotiation and header bookkeeping cost more than
+        // the decision itself on the hot path.
+        const payload = JSON.stringify(answer);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+        res.end(payload);
         const seconds = Number(process.hrtime.bigint() - start) / 1e9;
         metrics.requestDuration.observe({ path, code: '200' }, seconds);
         metrics.decisions.inc({ path, allowed: String(decision.allowed), reason: decision.reason });
