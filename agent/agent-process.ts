@@ -17,6 +17,7 @@ import { createAgentApp, type AgentApp } from './server/agent-app.js';
 import { createAgentMetrics, type AgentMetrics } from './server/agent-metrics.js';
 import { callerCheck, type AllowedCaller } from './server/caller-check.js';
 import { startAgentServer, type AgentTlsFiles, type RunningAgentServer } from './server/https-server.js';
+import { LibvirtDriver } from './libvirt/libvirt-driver.js';
 import { ArrivalBoard, SimulationDriver } from './simulation/simulation-driver.js';
 
 /** What a driver is made from; one driver per hosted node. */
@@ -25,12 +26,33 @@ export interface DriverContext {
   advertiseAddress: string;
   /** Shared by the nodes of this process (the simulation delivers arriving guests through it). */
   arrivals: ArrivalBoard;
+  /** The libvirt driver's settings (cmd/agent.ts flags); required by that driver only. */
+  libvirt?: LibvirtSettings;
+  logger?: Logger;
+}
+
+/** What the libvirt driver needs beyond the node name (see agent/libvirt/libvirt-driver.ts). */
+export interface LibvirtSettings {
+  /** This node's libvirt, e.g. qemu:///system. */
+  uri: string;
+  /** The address peers' libvirtd reach this node's libvirtd at. */
+  migrationAddress: string;
+  libvirtPort?: number;
+  migrationPortMin?: number;
+  peerUriScheme?: string;
+  /** Per-migration state files, for rediscovery after a restart. */
+  stateDir: string;
+  sampleIntervalMs?: number;
 }
 export type DriverFactory = (context: DriverContext) => MigrationDriver;
 
 /** The drivers the agent can run; the libvirt driver adds its entry here. */
 export const DRIVER_FACTORIES = {
   simulation: ({ nodeName, advertiseAddress, arrivals }) => new SimulationDriver({ nodeName, address: advertiseAddress, clock: realClock, arrivals }),
+  libvirt: ({ nodeName, libvirt, logger }) => {
+    if (!libvirt) throw new Error('the libvirt driver needs its settings (--libvirt-uri, --migration-address, --state-dir)');
+    return new LibvirtDriver({ nodeName, ...libvirt, ...(logger ? { log: logger } : {}) });
+  },
 } satisfies Record<string, DriverFactory>;
 export type DriverName = keyof typeof DRIVER_FACTORIES;
 export const DRIVERS = Object.keys(DRIVER_FACTORIES) as DriverName[];
@@ -58,6 +80,8 @@ export interface AgentProcessOptions {
   logger: Logger;
   defaultMetrics?: boolean;
   renewMs?: number;
+  /** Settings of the libvirt driver (with driver 'libvirt'). */
+  libvirt?: LibvirtSettings;
 }
 
 export interface HostedNode {
@@ -106,7 +130,13 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
 
   try {
     for (const nodeName of options.nodes) {
-      const driver = DRIVER_FACTORIES[options.driver]({ nodeName, advertiseAddress: options.advertiseAddress, arrivals });
+      const driver = DRIVER_FACTORIES[options.driver]({
+        nodeName,
+        advertiseAddress: options.advertiseAddress,
+        arrivals,
+        logger,
+        ...(options.libvirt ? { libvirt: options.libvirt } : {}),
+      });
       const agentApp = createAgentApp({
         nodeName,
         driver,

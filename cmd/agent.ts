@@ -1,9 +1,18 @@
 // Entry point of the node agent. Flags win over environment variables:
 //   --kubeconfig / KUBECONFIG (in-cluster config when neither is set); --no-register: no Node
 //     annotation, no Lease (a standalone agent, e.g. for a benchmark without an API server)
-//   --driver / AGENT_DRIVER: simulation (the only one so far)
+//   --driver / AGENT_DRIVER: simulation (default) or libvirt
 //   --node NAME (repeatable) or --nodes a,b,c / NODE_NAME: the nodes this process hosts; several
 //     only with the simulation driver, each on its own HTTPS listener with a free port
+//   libvirt driver only (agent/libvirt/libvirt-driver.ts):
+//     --libvirt-uri / LIBVIRT_URI (qemu:///system): this node's libvirt
+//     --migration-address / AGENT_MIGRATION_ADDRESS (required): the address other nodes' libvirtd
+//       reach this node's libvirtd at (its listen_addr); answered as targetNodeAddress
+//     --libvirt-port / AGENT_LIBVIRT_PORT (16509): libvirtd's TCP port; --migration-port-min /
+//       AGENT_MIGRATION_PORT_MIN (49152): QEMU's first incoming-migration port
+//     --peer-uri-scheme / AGENT_PEER_URI_SCHEME (qemu+tcp): how a source libvirtd dials this one
+//     --state-dir / AGENT_STATE_DIR (/var/lib/live-migration/agent-<node>): per-migration state,
+//       read back after a restart
 //   --listen-address / AGENT_LISTEN_ADDRESS (127.0.0.1), --advertise-address / AGENT_ADVERTISE_ADDRESS
 //     (the listen address; required when listening on a wildcard), --port / AGENT_PORT (0 = free)
 //   --tls-cert / AGENT_TLS_CERT_FILE, --tls-key / AGENT_TLS_KEY_FILE: serving certificate and key
@@ -40,6 +49,12 @@ const { values } = parseArgs({
     'health-address': { type: 'string' },
     'health-port': { type: 'string' },
     'log-level': { type: 'string' },
+    'libvirt-uri': { type: 'string' },
+    'migration-address': { type: 'string' },
+    'libvirt-port': { type: 'string' },
+    'migration-port-min': { type: 'string' },
+    'peer-uri-scheme': { type: 'string' },
+    'state-dir': { type: 'string' },
   },
   strict: true,
 });
@@ -95,6 +110,18 @@ if (['0.0.0.0', '::'].includes(advertiseAddress)) fail('--advertise-address is r
 const allowedCallers = parseAllowedCallers(list(values['allowed-callers'] ?? env.AGENT_ALLOWED_CALLERS ?? DEFAULT_ALLOWED_CALLERS.join(',')));
 if (allowedCallers.length === 0) fail('--allowed-callers must name at least one caller');
 
+const libvirt =
+  driverName === 'libvirt'
+    ? {
+        uri: values['libvirt-uri'] ?? env.LIBVIRT_URI ?? 'qemu:///system',
+        migrationAddress: required('migration-address', values['migration-address'] ?? env.AGENT_MIGRATION_ADDRESS),
+        libvirtPort: port('libvirt-port', values['libvirt-port'] ?? env.AGENT_LIBVIRT_PORT ?? '16509'),
+        migrationPortMin: port('migration-port-min', values['migration-port-min'] ?? env.AGENT_MIGRATION_PORT_MIN ?? '49152'),
+        peerUriScheme: values['peer-uri-scheme'] ?? env.AGENT_PEER_URI_SCHEME ?? 'qemu+tcp',
+        stateDir: values['state-dir'] ?? env.AGENT_STATE_DIR ?? `/var/lib/live-migration/agent-${nodes[0] ?? 'node'}`,
+      }
+    : undefined;
+
 let kubeConfig: KubeConfig | undefined;
 if (!values['no-register']) {
   kubeConfig = new KubeConfig();
@@ -121,6 +148,7 @@ const agent = await startAgentProcess({
   healthPort: port('health-port', values['health-port'] ?? env.AGENT_HEALTH_PORT ?? '8081'),
   version: packageVersion(),
   logger,
+  ...(libvirt ? { libvirt } : {}),
 }).catch((error: unknown) => fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`));
 
 agent.registered.then(

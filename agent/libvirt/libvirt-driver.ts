@@ -1,0 +1,397 @@
+// The libvirt driver: the MigrationDriver of a real node, talking to the node's libvirtd through
+// virsh (virsh.ts says why). One driver, one node, one libvirt connection.
+//
+// How the contract maps to libvirt:
+// - Domain naming: the VMI `<namespace>/<name>` is the libvirt domain `<namespace>_<name>`, as
+//   KubeVirt's virt-launcher names it. Both parts are DNS labels, which never contain `_`, so the
+//   mapping is one-to-one. A call about a VMI whose domain this node's libvirt does not have is
+//   refused with NotFound: the agent never touches a domain that is not on its node.
+// - prepareTarget: checks that libvirt answers and that no domain of that name is here already
+//   (Conflict), remembers the migration, and answers with the address and ports this node's
+//   libvirtd listens on for peers (`--migration-address`, libvirtd's TCP port → 0, and the first
+//   QEMU incoming-migration ports → themselves: no proxy stands between, unlike KubeVirt's). With
+//   peer-to-peer migration the target's libvirtd creates the incoming domain itself; nothing else
+//   needs reserving.
+// - startMigration: `virsh migrate --live --p2p --persistent --undefinesource [--bandwidth MiB/s]
+//   [--auto-converge] [--copy-storage-all] DOM qemu+tcp://<target address>:<libvirt port>/system`,
+//   spawned and tracked, never awaited: the call answers at once. Bandwidth: bytes/s rounded down
+//   to whole MiB/s (libvirt's unit; never above the cap), at least 1; 0 = no --bandwidth
+//   (unlimited). `--copy-storage-all` when the domain has file or block disks (BlockMigration).
+//   maxDowntimeMs → `migrate-setmaxdowntime` before the start. Post-copy is not used (pre-copy only;
+//   allowPostCopy is accepted and ignored).
+// - Progress: `domjobinfo --rawstats` every sampleIntervalMs (500 ms; KubeVirt samples every 400 ms)
+//   while the job runs; the status call returns the latest sample. Dirty rate = pages/s × page size.
+//   The job is SwitchingOver while libvirt has paused the source for the final copy.
+// - Outcome: Completed only once the domain is gone from this node (--undefinesource removes it
+//   after the target runs it); the reconciler then asks the target, whose confirmArrival checks
+//   `domstate` is running. Aborted when libvirt says the job was cancelled (or ended after an abort
+//   request) and the domain still runs here; Failed with libvirt's own message otherwise.
+// - abortMigration: `domjobabort`, then waits (≤ abortWaitMs) for the job to end and answers from
+//   what libvirt shows: aborted (domain still here), completed-first (it left). A job that has not
+//   ended in time is an error, and the reconciler asks again.
+// - Crash safety: a state file per migration (state-store.ts) names its domain before virsh
+//   starts. After a restart, a migration without an outcome is watched again from libvirt: an
+//   outgoing job on the domain is still running (libvirt's p2p job outlives the virsh that started
+//   it); domain gone → Completed; domain here and no job → Aborted (abort had been asked) or Failed.
+import type {
+  AbortResult,
+  ArrivalStatus,
+  MigrationDriver,
+  MigrationJobState,
+  MigrationJobStatus,
+  PrepareTargetRequest,
+  ProgressSample,
+  StartMigrationRequest,
+  TargetReady,
+  VmiRef,
+} from '../contract.js';
+import { AgentCallError } from '../contract.js';
+import {
+  classifyLibvirtError,
+  JOB_OPERATION_MIGRATION_OUT,
+  parseDomainState,
+  parseJobStats,
+  parseLocalDisks,
+  toProgressSample,
+  type DomainState,
+} from './parse.js';
+import { StateStore, type IncomingRecord, type OutcomeRecord, type OutgoingRecord } from './state-store.js';
+import { spawnVirsh, virsh, VirshError, type VirshChild } from './virsh.js';
+
+export const DEFAULT_LIBVIRT_PORT = 16509;
+export const DEFAULT_MIGRATION_PORT_MIN = 49152;
+const MIB = 1024 * 1024;
+
+export interface DriverLog {
+  info(o: Record<string, unknown>, m: string): void;
+  warn(o: Record<string, unknown>, m: string): void;
+}
+
+export interface LibvirtDriverOptions {
+  nodeName: string;
+  /** This node's libvirt, e.g. qemu:///system. */
+  uri: string;
+  /** The address other nodes' libvirtd reach this node's libvirtd at (its listen_addr). */
+  migrationAddress: string;
+  /** libvirtd's TCP port (tcp_port); 16509. */
+  libvirtPort?: number;
+  /** QEMU's first incoming-migration port (qemu.conf migration_port_min); 49152. */
+  migrationPortMin?: number;
+  /** How the source's libvirtd connects to the target's: qemu+tcp (default) or qemu+tls. */
+  peerUriScheme?: string;
+  /** Where the per-migration state files live. */
+  stateDir: string;
+  sampleIntervalMs?: number;
+  /** How long abortMigration waits for libvirt's job to end before answering with an error. */
+  abortWaitMs?: number;
+  /** Last-resort bound on one virsh migrate (the reconciler's timeouts abort long before). */
+  maxMigrationMs?: number;
+  log?: DriverLog;
+  now?: () => Date;
+}
+
+/** KubeVirt's domain name for a VMI. */
+export function domainName(vmi: Pick<VmiRef, 'namespace' | 'name'>): string {
+  return `${vmi.namespace}_${vmi.name}`;
+}
+
+interface OutgoingJob {
+  record: OutgoingRecord;
+  child?: VirshChild;
+  childResult?: { ok: true } | { ok: false; error: VirshError };
+  state: MigrationJobState;
+  sample?: ProgressSample;
+  probing?: Promise<void>;
+  probedOnce: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+const silentLog: DriverLog = { info: () => {}, warn: () => {} };
+
+export class LibvirtDriver implements MigrationDriver {
+  readonly name = 'libvirt';
+  private readonly outgoing = new Map<string, OutgoingJob>();
+  private readonly incoming = new Map<string, IncomingRecord>();
+  private readonly store: StateStore;
+  private readonly log: DriverLog;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: LibvirtDriverOptions) {
+    this.log = options.log ?? silentLog;
+    this.now = options.now ?? (() => new Date());
+    this.store = new StateStore(options.stateDir);
+    this.rediscover();
+  }
+
+  private get node(): string {
+    return this.options.nodeName;
+  }
+
+  // ---- target side ----
+
+  async prepareTarget(request: PrepareTargetRequest): Promise<TargetReady> {
+    const known = this.incoming.get(request.migrationUid);
+    if (known) return known.ready;
+    const domain = domainName(request.vmi);
+    const existing = await this.domainState(domain);
+    if (existing) {
+      throw new AgentCallError('Conflict', this.node, `domain ${domain} already exists on ${this.node} (${describe(existing)}); it cannot receive it again`);
+    }
+    const libvirtPort = this.options.libvirtPort ?? DEFAULT_LIBVIRT_PORT;
+    const qemuPort = this.options.migrationPortMin ?? DEFAULT_MIGRATION_PORT_MIN;
+    const ready: TargetReady = {
+      targetNodeAddress: this.options.migrationAddress,
+      targetDirectMigrationNodePorts: { [String(libvirtPort)]: 0, [String(qemuPort)]: qemuPort, [String(qemuPort + 1)]: qemuPort + 1 },
+      targetPod: `live-migration-agent-${this.node}`,
+    };
+    const record: IncomingRecord = {
+      kind: 'incoming',
+      migrationUid: request.migrationUid,
+      domain,
+      sourceNode: request.sourceNode,
+      preparedAt: this.now().toISOString(),
+      ready,
+    };
+    this.store.save(record);
+    this.incoming.set(request.migrationUid, record);
+    this.log.info({ node: this.node, uid: request.migrationUid, domain }, 'target prepared');
+    return ready;
+  }
+
+  async confirmArrival(migrationUid: string): Promise<ArrivalStatus> {
+    const record = this.incoming.get(migrationUid);
+    if (!record) return { domainDetected: false };
+    const state = await this.domainState(record.domain);
+    // An incoming domain is "paused (migrating)" until the switch-over; then it runs.
+    return { domainDetected: state?.state === 'running' };
+  }
+
+  async releaseTarget(migrationUid: string): Promise<void> {
+    const record = this.incoming.get(migrationUid);
+    if (!record) return;
+    // Nothing to destroy: libvirt removes a failed incoming domain itself, and a domain that did
+    // arrive is the guest, which this call must never touch.
+    this.incoming.delete(migrationUid);
+    this.store.remove(record);
+  }
+
+  // ---- source side ----
+
+  async startMigration(request: StartMigrationRequest): Promise<void> {
+    if (this.outgoing.has(request.migrationUid)) return;
+    const domain = domainName(request.vmi);
+    const state = await this.domainState(domain);
+    if (!state) throw new AgentCallError('NotFound', this.node, `domain ${domain} (VMI ${request.vmi.namespace}/${request.vmi.name}) is not on node ${this.node}`);
+    if (state.state !== 'running') {
+      throw new AgentCallError('Conflict', this.node, `domain ${domain} is ${describe(state)} on ${this.node}; only a running domain live-migrates`);
+    }
+    for (const job of this.outgoing.values()) {
+      if (job.record.domain === domain && job.record.outcome === undefined) {
+        throw new AgentCallError('Conflict', this.node, `domain ${domain} is already migrating (migration ${job.record.migrationUid})`);
+      }
+    }
+    const portEntry = Object.entries(request.destination.ports).find(([, proxied]) => proxied === 0);
+    if (!portEntry || !request.destination.address) {
+      throw new AgentCallError('Conflict', this.node, `destination ${request.destination.nodeName} names no libvirt address and port (a port mapped to 0)`);
+    }
+    const host = request.destination.address.includes(':') ? `[${request.destination.address}]` : request.destination.address;
+    const destinationUri = `${this.options.peerUriScheme ?? 'qemu+tcp'}://${host}:${portEntry[0]}/system`;
+
+    const args = ['migrate', '--live', '--p2p', '--persistent', '--undefinesource'];
+    if (request.bandwidthBytesPerSecond > 0) args.push('--bandwidth', String(Math.max(1, Math.floor(request.bandwidthBytesPerSecond / MIB))));
+    if (request.allowAutoConverge) args.push('--auto-converge');
+    const disks = parseLocalDisks(await virsh(this.options.uri, ['domblklist', '--details', domain]));
+    if (disks.length > 0) args.push('--copy-storage-all');
+    args.push(domain, destinationUri);
+    if (request.maxDowntimeMs !== undefined) {
+      await virsh(this.options.uri, ['migrate-setmaxdowntime', domain, String(request.maxDowntimeMs)]).catch((error: unknown) => {
+        this.log.warn({ node: this.node, domain, err: String(error) }, 'could not set the maximum downtime; libvirt default applies');
+      });
+    }
+
+    const record: OutgoingRecord = {
+      kind: 'outgoing',
+      migrationUid: request.migrationUid,
+      domain,
+      targetNode: request.destination.nodeName,
+      destinationUri,
+      startedAt: this.now().toISOString(),
+    };
+    // Written before virsh starts: after a crash the job is found in libvirt by this domain name.
+    this.store.save(record);
+    const job: OutgoingJob = { record, state: 'Running', probedOnce: false };
+    this.outgoing.set(request.migrationUid, job);
+    const child = spawnVirsh(this.options.uri, args, this.options.maxMigrationMs ?? 24 * 3600_000);
+    job.child = child;
+    this.log.info({ node: this.node, uid: request.migrationUid, domain, args: args.join(' '), pid: child.pid }, 'migration started');
+    void child.done.then((result) => {
+      job.childResult = result;
+      if (!result.ok) this.log.info({ node: this.node, uid: request.migrationUid, domain, libvirt: result.error.libvirtMessage }, 'virsh migrate ended with an error');
+      return this.probe(job);
+    });
+    this.scheduleSample(job);
+  }
+
+  async migrationStatus(migrationUid: string): Promise<MigrationJobStatus | undefined> {
+    const job = this.outgoing.get(migrationUid);
+    if (!job) return undefined;
+    if (!job.probedOnce && job.record.outcome === undefined) await this.probe(job);
+    const outcome = job.record.outcome;
+    return {
+      migrationUid,
+      state: outcome?.state ?? job.state,
+      ...(job.sample ? { progress: job.sample } : {}),
+      ...(outcome?.failure !== undefined ? { failure: outcome.failure } : {}),
+    };
+  }
+
+  async abortMigration(migrationUid: string): Promise<AbortResult> {
+    const job = this.outgoing.get(migrationUid);
+    if (!job) return { result: 'not-found' };
+    await this.probe(job);
+    if (job.record.outcome) return abortResultOf(job.record.outcome);
+    if (!job.record.abortRequested) {
+      job.record.abortRequested = true;
+      this.store.save(job.record);
+    }
+    try {
+      await virsh(this.options.uri, ['domjobabort', job.record.domain]);
+      this.log.info({ node: this.node, uid: migrationUid, domain: job.record.domain }, 'migration job abort requested');
+    } catch (error) {
+      if (!(error instanceof VirshError)) throw error;
+      const kind = classifyLibvirtError(error.libvirtMessage);
+      // No job (it just ended) or no domain (it just left): what happened is read below.
+      if (kind !== 'no-job' && kind !== 'domain-not-found') {
+        if (kind === 'unreachable' || error.timedOut) throw error;
+        return { result: 'failed', message: error.libvirtMessage };
+      }
+    }
+    const deadline = Date.now() + (this.options.abortWaitMs ?? 4_000);
+    for (;;) {
+      await this.probe(job);
+      if (job.record.outcome) return abortResultOf(job.record.outcome);
+      if (Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`abort of ${job.record.domain} requested; libvirt's migration job has not ended yet`);
+  }
+
+  // ---- watching a job ----
+
+  private scheduleSample(job: OutgoingJob): void {
+    if (job.record.outcome || job.timer) return;
+    job.timer = setTimeout(() => {
+      job.timer = undefined;
+      void this.probe(job).finally(() => this.scheduleSample(job));
+    }, this.options.sampleIntervalMs ?? 500);
+    job.timer.unref();
+  }
+
+  /** One look at libvirt (shared by concurrent callers); may settle the outcome. */
+  private probe(job: OutgoingJob): Promise<void> {
+    if (job.record.outcome) return Promise.resolve();
+    job.probing ??= this.probeOnce(job)
+      .catch((error: unknown) => {
+        // A failed look (libvirt busy or down) changes nothing we know; the next sample tries again.
+        this.log.warn({ node: this.node, uid: job.record.migrationUid, err: error instanceof Error ? error.message : String(error) }, 'could not read the migration job');
+      })
+      .finally(() => {
+        job.probing = undefined;
+        job.probedOnce = true;
+      });
+    return job.probing;
+  }
+
+  private async probeOnce(job: OutgoingJob): Promise<void> {
+    const { domain } = job.record;
+    let statsText: string;
+    try {
+      statsText = await virsh(this.options.uri, ['domjobinfo', '--rawstats', domain], { timeoutMs: 5_000 });
+    } catch (error) {
+      if (error instanceof VirshError && classifyLibvirtError(error.libvirtMessage) === 'domain-not-found') {
+        // --undefinesource removes the domain only once the target has it running.
+        return this.finish(job, { state: 'Completed' });
+      }
+      throw error;
+    }
+    const stats = parseJobStats(statsText);
+    if ((stats.type === 'Unbounded' || stats.type === 'Bounded') && stats.operation === JOB_OPERATION_MIGRATION_OUT) {
+      job.sample = toProgressSample(stats, this.now());
+      const state = await this.domainState(domain).catch(() => undefined);
+      job.state = state?.state === 'paused' ? 'SwitchingOver' : 'Running';
+      return;
+    }
+    // No outgoing migration job on the domain (any more, or not yet).
+    // virsh migrate still runs: the job is about to start or has just ended; its exit will tell.
+    if (job.child && job.childResult === undefined) return;
+    const result = job.childResult;
+    const state = await this.domainState(domain);
+    if (!state) return this.finish(job, { state: 'Completed' });
+    if (result?.ok) {
+      return this.finish(job, { state: 'Failed', failure: `virsh migrate returned, but domain ${domain} is still ${describe(state)} on ${this.node}` });
+    }
+    if (result && !result.ok) {
+      const message = result.error.libvirtMessage;
+      if (classifyLibvirtError(message) === 'aborted-by-client' || job.record.abortRequested) return this.finish(job, { state: 'Aborted', failure: message });
+      return this.finish(job, { state: 'Failed', failure: message });
+    }
+    // Not started by this process (the agent restarted): the job ended while nobody watched.
+    if (job.record.abortRequested) return this.finish(job, { state: 'Aborted', failure: `the migration job ended after an abort request; domain ${domain} is ${describe(state)} on ${this.node}` });
+    return this.finish(job, {
+      state: 'Failed',
+      failure: `the migration job ended while the agent was not running; domain ${domain} is still ${describe(state)} on ${this.node}`,
+    });
+  }
+
+  private finish(job: OutgoingJob, outcome: Omit<OutcomeRecord, 'at'>): void {
+    if (job.record.outcome) return;
+    job.record.outcome = { ...outcome, at: this.now().toISOString() };
+    job.state = outcome.state;
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = undefined;
+    this.store.save(job.record);
+    this.log.info({ node: this.node, uid: job.record.migrationUid, domain: job.record.domain, outcome: outcome.state, failure: outcome.failure }, 'migration ended');
+  }
+
+  /** `domstate --reason`; undefined when libvirt has no such domain. Other failures throw. */
+  private async domainState(domain: string): Promise<DomainState | undefined> {
+    try {
+      return parseDomainState(await virsh(this.options.uri, ['domstate', '--reason', domain]));
+    } catch (error) {
+      if (error instanceof VirshError && classifyLibvirtError(error.libvirtMessage) === 'domain-not-found') return undefined;
+      throw error;
+    }
+  }
+
+  /** After a restart: migrations from the state dir, watched again from libvirt. */
+  private rediscover(): void {
+    const nowMs = this.now().getTime();
+    const records = this.store.load((file, error) => this.log.warn({ node: this.node, file, err: error }, 'unreadable migration state file ignored'));
+    for (const record of records) {
+      if (record.kind === 'incoming') {
+        if (nowMs - Date.parse(record.preparedAt) > 24 * 3600_000) this.store.remove(record);
+        else this.incoming.set(record.migrationUid, record);
+        continue;
+      }
+      if (record.outcome && nowMs - Date.parse(record.outcome.at) > 3600_000) {
+        this.store.remove(record);
+        continue;
+      }
+      const job: OutgoingJob = { record, state: record.outcome?.state ?? 'Running', probedOnce: false };
+      this.outgoing.set(record.migrationUid, job);
+      if (!record.outcome) {
+        this.log.info({ node: this.node, uid: record.migrationUid, domain: record.domain }, 'resuming watch of a migration started before this agent');
+        void this.probe(job).finally(() => this.scheduleSample(job));
+      }
+    }
+  }
+}
+
+function describe(state: DomainState): string {
+  return state.reason ? `${state.state} (${state.reason})` : state.state;
+}
+
+function abortResultOf(outcome: OutcomeRecord): AbortResult {
+  // Failed or aborted: either way the guest runs on the source.
+  return outcome.state === 'Completed' ? { result: 'completed-first' } : { result: 'aborted' };
+}
