@@ -1,7 +1,7 @@
 // The whole system on a local control plane, each component its own process as in a cluster:
-// the webhook (registered with the API server by URL + caBundle), the reconciler, and one agent
-// process hosting N simulated nodes. Used by `npm run local -- up --nodes N`, the demo and the
-// integration tests.
+// the webhook (registered with the API server by URL + caBundle), the reconciler, and by default one
+// agent process hosting N simulated nodes (or the agent processes `agents` lists, e.g. one libvirt
+// agent per test host). Used by `npm run local -- up --nodes N`, the demo and the integration tests.
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -39,6 +39,18 @@ export interface LocalSystemOptions {
   leaderElection?: { leaseDurationSeconds: number; renewDeadlineMs: number; retryPeriodMs: number };
   /** Extra environment for the components (e.g. LOG_LEVEL). */
   env?: Record<string, string>;
+  /** Run the compiled components from dist/ (`npm run build`), as the image does; TypeScript via tsx otherwise. */
+  compiled?: boolean;
+  /** Agent processes; default one simulation agent hosting every node of `nodes`. */
+  agents?: AgentSpec[];
+}
+
+export interface AgentSpec {
+  /** Nodes this agent hosts (one for the libvirt driver). */
+  nodes: string[];
+  driver: 'simulation' | 'libvirt';
+  /** Further flags, e.g. --libvirt-uri=…, --migration-address=…, --state-dir=…. */
+  extraArgs?: string[];
 }
 
 export interface LocalSystemState {
@@ -51,7 +63,9 @@ export interface LocalSystemState {
 function spawnComponent(options: LocalSystemOptions, name: string, args: string[], port: number): ComponentProcess {
   const logFile = join(options.workDir, `${name}.log`);
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'cmd', `${name.replace(/-\d+$/, '')}.ts`), ...args], {
+  const command = name.replace(/-\d+$/, '');
+  const entry = options.compiled ? [join(REPO_ROOT, 'dist', 'cmd', `${command}.js`)] : ['--import', 'tsx', join(REPO_ROOT, 'cmd', `${command}.ts`)];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', log, log],
@@ -169,6 +183,40 @@ export async function startReconcilerProcess(state: LocalSystemState, index: num
   return reconciler;
 }
 
+function agentSpecs(options: LocalSystemOptions): AgentSpec[] {
+  return options.agents ?? [{ nodes: options.nodes.map((n) => n.name), driver: 'simulation' }];
+}
+
+/** Name of the agent process of `agents[index]`: "agent" for the default single agent. */
+export function agentComponentName(options: LocalSystemOptions, index: number): string {
+  return options.agents === undefined ? 'agent' : `agent-${index}`;
+}
+
+/** Starts (or restarts, after stopComponent) the agent process of `agents[index]` and waits until it is ready. */
+export async function startAgentComponent(state: LocalSystemState, index: number): Promise<ComponentProcess> {
+  const { options, pki } = state;
+  const spec = agentSpecs(options)[index];
+  if (!spec) throw new Error(`no agent ${index}`);
+  const name = agentComponentName(options, index);
+  state.processes = state.processes.filter((p) => p.name !== name);
+  const agentPort = await freePort();
+  const agent = spawnComponent(options, name, [
+    `--driver=${spec.driver}`,
+    `--nodes=${spec.nodes.join(',')}`,
+    `--namespace=${options.namespace}`,
+    `--tls-cert=${pki.agentCert}`,
+    `--tls-key=${pki.agentKey}`,
+    `--client-ca=${pki.caCert}`,
+    `--allowed-callers=${RECONCILER_CALLER}`,
+    `--health-port=${agentPort}`,
+    '--health-address=127.0.0.1',
+    ...(spec.extraArgs ?? []),
+  ], agentPort);
+  state.processes.push(agent);
+  await waitHealthy(agent, `http://127.0.0.1:${agentPort}/readyz`);
+  return agent;
+}
+
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystemState> {
   mkdirSync(options.workDir, { recursive: true });
   const kubeConfig = new KubeConfig();
@@ -188,20 +236,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }
     await createSimulatedNodes(kubeConfig, options.nodes);
 
-    const agentPort = await freePort();
-    const agent = spawnComponent(options, 'agent', [
-      '--driver=simulation',
-      `--nodes=${options.nodes.map((n) => n.name).join(',')}`,
-      `--namespace=${options.namespace}`,
-      `--tls-cert=${pki.agentCert}`,
-      `--tls-key=${pki.agentKey}`,
-      `--client-ca=${pki.caCert}`,
-      `--allowed-callers=${RECONCILER_CALLER}`,
-      `--health-port=${agentPort}`,
-      '--health-address=127.0.0.1',
-    ], agentPort);
-    state.processes.push(agent);
-    await waitHealthy(agent, `http://127.0.0.1:${agentPort}/readyz`);
+    for (let i = 0; i < agentSpecs(options).length; i++) await startAgentComponent(state, i);
 
     if (options.webhook) {
       const port = await freePort();

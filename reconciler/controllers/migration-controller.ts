@@ -47,6 +47,7 @@ export const VMI_NAME_LABEL = 'kubevirt.io/vmi-name';
 /** Why a migration in Scheduling waits; its lastTransitionTime is when that reason began. */
 export const WAITING_CONDITION = 'Admitted';
 const POLL_RUNNING_MS = 1000;
+const POLL_SOON_MS = 50;
 const RETRY_AGENT_MS = 1000;
 
 export interface MigrationControllerCaches {
@@ -79,6 +80,17 @@ export interface MigrationObserver {
 
 class NotLeader extends Error {}
 
+/**
+ * When to ask the source again: every second, but sooner when the agent expects the end sooner,
+ * so a slot is not held idle for up to a second after the switch-over.
+ */
+function nextPoll(job: MigrationJobStatus): number {
+  if (job.state === 'SwitchingOver') return POLL_SOON_MS;
+  const eta = job.progress?.etaSeconds;
+  if (eta === null || eta === undefined) return POLL_RUNNING_MS;
+  return Math.max(POLL_SOON_MS, Math.min(POLL_RUNNING_MS, Math.round(eta * 1000) + POLL_SOON_MS));
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function stampMs(status: MigrationStatus | undefined, phase: string): number | undefined {
@@ -100,6 +112,8 @@ export class MigrationController {
   private readonly unobservedAdmissions = new Map<string, InFlight & { uid: string }>();
   private readonly trackers = new Map<string, ProgressTracker>();
   private readonly agentSilentSince = new Map<string, number>();
+  /** This controller's own latest writes, newer than the cache until the watch catches up. */
+  private readonly written = new Map<string, VirtualMachineInstanceMigration>();
   private readonly now: () => number;
 
   constructor(private readonly deps: MigrationControllerDeps) {
@@ -148,7 +162,29 @@ export class MigrationController {
 
   private async writeStatus(vmim: VirtualMachineInstanceMigration, status: MigrationStatus): Promise<void> {
     if (!this.deps.isLeader()) throw new NotLeader();
-    await this.deps.client.patchStatus(VMIM_PLURAL, vmim.metadata, status as Record<string, unknown>);
+    const written = (await this.deps.client.patchStatus(VMIM_PLURAL, vmim.metadata, status as Record<string, unknown>)) as unknown as VirtualMachineInstanceMigration;
+    // Go on from what was written without waiting for the watch to bring it back.
+    const key = migrationKey(vmim);
+    this.written.set(key, written);
+    this.deps.queue.add(key);
+  }
+
+  /**
+   * The freshest view of a migration: the cache, or this controller's own last write when the
+   * cache has not caught up with it yet (resourceVersions are etcd revisions, so newer is larger).
+   * A migration gone from the cache is gone.
+   */
+  private current(namespace: string, name: string): VirtualMachineInstanceMigration | undefined {
+    const key = `${namespace}/${name}`;
+    const cached = this.deps.caches.vmims.get(name, namespace);
+    const mine = this.written.get(key);
+    if (!cached || !mine) {
+      this.written.delete(key);
+      return cached;
+    }
+    if (cached.metadata.uid === mine.metadata.uid && Number(mine.metadata.resourceVersion) > Number(cached.metadata.resourceVersion)) return mine;
+    this.written.delete(key);
+    return cached;
   }
 
   private async transition(vmim: VirtualMachineInstanceMigration, changes: PhaseChange[], extra?: Partial<MigrationStatus>): Promise<MigrationStatus> {
@@ -162,6 +198,7 @@ export class MigrationController {
     status = { ...status, ...extra };
     await this.writeStatus(vmim, status);
     const last = changes[changes.length - 1];
+    if (last?.phase === 'Failed' || last?.phase === 'Succeeded') this.deps.queue.add(SCHEDULER_KEY);
     if (last?.phase === 'Failed') {
       this.event(vmim, 'Warning', 'MigrationFailed', `${last.reason}: ${last.message}`);
       this.deps.observe?.finished('Failed', last.reason);
@@ -229,7 +266,7 @@ export class MigrationController {
 
   private async reconcileMigration(key: string): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
-    const vmim = this.deps.caches.vmims.get(name, namespace);
+    const vmim = this.current(namespace, name);
     if (!vmim) {
       this.forgetSoftState(key);
       return;
@@ -475,7 +512,7 @@ export class MigrationController {
       const block = toProgressBlock(job.progress);
       if (shouldPublish(status.progress, block, nowMs)) await this.writeStatus(vmim, { ...status, progress: block });
     }
-    return { requeueAfterMs: POLL_RUNNING_MS };
+    return { requeueAfterMs: nextPoll(job) };
   }
 
   private async abortForTimeout(vmim: VirtualMachineInstanceMigration, status: MigrationStatus, reason: FailureReason, message: string): Promise<ReconcileResult | void> {
@@ -608,7 +645,8 @@ export class MigrationController {
   // ---- admission under the limits ----
 
   private async schedule(): Promise<ReconcileResult | void> {
-    const all = this.deps.caches.vmims.list();
+    // The freshest view of each migration, so a slot freed by our own write counts as free at once.
+    const all = this.deps.caches.vmims.list().map((m) => (this.written.has(migrationKey(m)) ? (this.current(m.metadata.namespace ?? '', m.metadata.name ?? '') ?? m) : m));
     this.forgetObservedAdmissions(all);
     const cluster = this.deps.config();
     const limits = cluster.migrations;
@@ -623,8 +661,11 @@ export class MigrationController {
     for (const { migration, targetNode } of decision.admitted) {
       const { vmim } = migration;
       try {
-        const status = await this.transition(vmim, [{ phase: 'Scheduled', targetNode }], { conditions: this.withWaiting(vmim, undefined) });
-        if (status.phase === 'Scheduled') {
+        // Scheduled and PreparingTarget in one write: nothing happens between them but this write.
+        const status = await this.transition(vmim, [{ phase: 'Scheduled', targetNode }, { phase: 'PreparingTarget' }], {
+          conditions: this.withWaiting(vmim, undefined),
+        });
+        if (status.phase === 'PreparingTarget') {
           this.unobservedAdmissions.set(migration.key, { key: migration.key, uid: vmim.metadata.uid ?? '', sourceNode: migration.sourceNode, targetNode });
         }
       } catch (error) {
