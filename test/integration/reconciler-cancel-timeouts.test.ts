@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoordinationV1Api, PatchStrategy, V1MicroTime, setHeaderOptions } from '@kubernetes/client-node';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
-import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
+import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, listMigrations, setMigrationsConfig, startTestSystem, type TestSystem } from '../setup/system.js';
 
 let system: TestSystem;
 
@@ -121,5 +121,22 @@ describe('timeouts', () => {
     const failed = await waitForPhase('big', 'Failed', 60_000);
     expect(failed.status?.migrationState?.failureReason).toBe('CompletionTimeout: not completed within 3s (3s per GiB × 1 GiB)');
     expect((await getVmi(system, 'vm-big')).status?.nodeName).toBe(source);
+  });
+});
+
+describe('history', () => {
+  it('keeps the newest finishedMigrationsPerVMI finished migrations of a VMI and deletes older ones', async () => {
+    await setMigrationsConfig(system, 'bandwidthPerMigration: 64Mi\nparallelMigrationsPerCluster: 1\nfinishedMigrationsPerVMI: 2');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await createRunningVmi(system, 'vm-hist', { node: system.nodes[0] ?? '', memory: '16Mi' });
+    for (let i = 1; i <= 4; i++) {
+      await createMigration(system, `hist-${i}`, 'vm-hist');
+      await waitForPhase(`hist-${i}`, 'Succeeded');
+    }
+    const kept = await eventually('older ones pruned', async () => {
+      const names = (await listMigrations(system)).filter((m) => m.spec.vmiName === 'vm-hist').map((m) => m.metadata.name).sort();
+      return names.length === 2 ? names : undefined;
+    }, 20_000);
+    expect(kept).toEqual(['hist-3', 'hist-4']);
   });
 });
