@@ -30,22 +30,21 @@ export function mutateMigrationCreate(namespace: string, object: unknown, cluste
   const schemaProblem = checkSchema(object, qualifiedName(namespace, vmiNameOf(object)));
   if (schemaProblem) return schemaProblem;
   const original = object as Record<string, unknown> & { metadata?: unknown; spec: Record<string, unknown> };
-  const desired = structuredClone(original);
-  const metadata: Record<string, unknown> = isPlainObject(desired.metadata) ? desired.metadata : {};
-  desired.metadata = metadata;
-
-  const labels = isPlainObject(metadata.labels) ? metadata.labels : {};
-  labels[VMI_NAME_LABEL] = desired.spec.vmiName;
+  // Copy only along the paths we change: untouched subtrees keep their identity, so the diff below
+  // skips them by reference instead of comparing them deeply.
+  const metadata: Record<string, unknown> = isPlainObject(original.metadata) ? { ...original.metadata } : {};
+  const labels = isPlainObject(metadata.labels) ? { ...metadata.labels } : {};
+  labels[VMI_NAME_LABEL] = original.spec.vmiName;
   metadata.labels = labels;
-
-  const finalizers = Array.isArray(metadata.finalizers) ? metadata.finalizers : [];
+  const finalizers = Array.isArray(metadata.finalizers) ? [...(metadata.finalizers as unknown[])] : [];
   if (!finalizers.includes(MIGRATION_FINALIZER)) finalizers.push(MIGRATION_FINALIZER);
   metadata.finalizers = finalizers;
-
+  const spec = { ...original.spec };
   if (cluster !== undefined) {
-    const userSet = desired.spec.migrationConfiguration as Partial<MigrationConfiguration> | undefined;
-    desired.spec.migrationConfiguration = effectiveMigrationConfiguration(cluster, userSet);
+    const userSet = spec.migrationConfiguration as Partial<MigrationConfiguration> | undefined;
+    spec.migrationConfiguration = effectiveMigrationConfiguration(cluster, userSet);
   }
+  const desired = { ...original, metadata, spec };
   const patch = diff(original, desired);
   return patch.length > 0 ? { allowed: true, reason: 'Mutated', patch } : { allowed: true, reason: 'Admitted' };
 }
