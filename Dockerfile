@@ -14,6 +14,9 @@ COPY agent agent
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
+# virsh, for the agent's libvirt driver (it talks to the node's libvirtd through its socket).
+RUN apt-get update && apt-get install -y --no-install-recommends libvirt-clients \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /src/package.json ./
