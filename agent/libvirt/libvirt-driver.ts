@@ -305,8 +305,12 @@ export class LibvirtDriver implements MigrationDriver {
   private async probeOnce(job: OutgoingJob): Promise<void> {
     const { domain } = job.record;
     let statsText: string;
+    let sampledAtMs: number;
     try {
+      const before = this.now().getTime();
       statsText = await virsh(this.options.uri, ['domjobinfo', '--rawstats', domain], { timeoutMs: 5_000 });
+      // The middle of the call: virsh takes tens of ms, and rates are computed from these times.
+      sampledAtMs = Math.round((before + this.now().getTime()) / 2);
     } catch (error) {
       if (error instanceof VirshError && classifyLibvirtError(error.libvirtMessage) === 'domain-not-found') {
         // --undefinesource removes the domain only once the target has it running.
@@ -316,7 +320,7 @@ export class LibvirtDriver implements MigrationDriver {
     }
     const stats = parseJobStats(statsText);
     if ((stats.type === 'Unbounded' || stats.type === 'Bounded') && stats.operation === JOB_OPERATION_MIGRATION_OUT) {
-      job.sample = toProgressSample(stats, this.now());
+      job.sample = toProgressSample(stats, new Date(sampledAtMs)) ?? job.sample;
       const state = await this.domainState(domain).catch(() => undefined);
       job.state = state?.state === 'paused' ? 'SwitchingOver' : 'Running';
       return;

@@ -61,9 +61,18 @@ describe('domjobinfo --rawstats', () => {
   it('computes the dirty rate as pages/s × page size; no ETA while the guest dirties faster than the link', () => {
     const dirty = RUNNING.replace('memory_dirty_rate: 0', 'memory_dirty_rate: 8000').replace('memory_iteration: 1', 'memory_iteration: 4');
     const sample = toProgressSample(parseJobStats(dirty), new Date(0));
-    expect(sample.dirtyRateBytesPerSecond).toBe(8000 * 4096);
-    expect(sample.iteration).toBe(4);
-    expect(sample.etaSeconds).toBeNull();
+    expect(sample?.dirtyRateBytesPerSecond).toBe(8000 * 4096);
+    expect(sample?.iteration).toBe(4);
+    expect(sample?.etaSeconds).toBeNull();
+  });
+
+  it('gives no sample while libvirt sets the job up (everything 0 for its first ~0.8 s)', () => {
+    // As polled right after `virsh migrate` started: time_elapsed 9…772 ms with all data fields 0.
+    const setup = 'Job type: 2\n\noperation: 5\ntime_elapsed: 9\ndata_total: 0\ndata_processed: 0\ndata_remaining: 0\nmemory_total: 0\nmemory_processed: 0\nmemory_remaining: 0\nmemory_iteration: 0\nmemory_dirty_rate: 0\n';
+    expect(toProgressSample(parseJobStats(setup), new Date(0))).toBeUndefined();
+    // The first real sample may come before libvirt has a bandwidth (no memory_bps yet).
+    const first = 'Job type: 2\n\noperation: 5\ntime_elapsed: 772\ndata_total: 201719808\ndata_processed: 319713\ndata_remaining: 184811520\nmemory_iteration: 1\nmemory_dirty_rate: 0\nmemory_page_size: 4096\n';
+    expect(toProgressSample(parseJobStats(first), new Date(0))).toMatchObject({ dataProcessedBytes: 319713, bandwidthBytesPerSecond: 0, etaSeconds: null });
   });
 
   it('reads "no job"', () => {
@@ -78,7 +87,7 @@ describe('domjobinfo --rawstats', () => {
     expect(() => parseJobStats(`${RUNNING}data_processed: 1\n`)).toThrow(/given twice/);
     expect(() => parseJobStats('Job type: 2\noperation: five\n')).toThrow(/unexpected line/);
     // A running job without the fields a sample needs is an error too.
-    expect(() => toProgressSample(parseJobStats('Job type: 2\noperation: 5\n'), new Date(0))).toThrow(/no data_processed/);
+    expect(() => toProgressSample(parseJobStats('Job type: 2\noperation: 5\ndata_total: 5\n'), new Date(0))).toThrow(/no data_processed/);
   });
 });
 

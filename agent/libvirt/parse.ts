@@ -69,8 +69,13 @@ function field(stats: JobStats, key: string): number {
 /**
  * A running outgoing migration's statistics as the contract's ProgressSample. Dirty rate is
  * libvirt's pages/s × page size; ETA is remaining ÷ (bandwidth − dirty rate) when that is positive.
+ *
+ * Undefined while libvirt sets the job up: for its first ~0.8 s (measured under TCG) the job
+ * reports data_total, data_processed and data_remaining all 0. Passing that on as "0 bytes
+ * remaining" would look like a finished copy, and every later sample like lost progress.
  */
-export function toProgressSample(stats: JobStats, sampledAt: Date): ProgressSample {
+export function toProgressSample(stats: JobStats, sampledAt: Date): ProgressSample | undefined {
+  if ((stats.fields.data_total ?? 0) === 0) return undefined;
   const processed = field(stats, 'data_processed');
   const remaining = field(stats, 'data_remaining');
   const bandwidth = stats.fields.memory_bps ?? 0;

@@ -33,12 +33,20 @@ export interface TestSystemOptions {
   webhook?: boolean;
   reconcilers?: number;
   leaderElection?: LocalSystemOptions['leaderElection'];
+  /** Node names `<prefix>-<suffix>-<name>` for these names instead of node-1…node-N (`nodes` is then ignored). */
+  nodeNames?: string[];
+  /** The agent processes for the nodes (given their full names); default one simulation agent for all. */
+  agents?: (nodes: string[]) => NonNullable<LocalSystemOptions['agents']>;
+  /** Extra environment for the components (e.g. LOG_LEVEL). */
+  env?: Record<string, string>;
 }
 
 export async function startTestSystem(prefix: string, options: TestSystemOptions): Promise<TestSystem> {
   const ns = createTestNamespace(prefix);
   const suffix = ns.split('-').pop() ?? ns;
-  const nodes = Array.from({ length: options.nodes }, (_, i) => ({ name: `${prefix}-${suffix}-node-${i + 1}`, labels: options.nodeLabels?.(i) }));
+  const nodes = options.nodeNames
+    ? options.nodeNames.map((name, i) => ({ name: `${prefix}-${suffix}-${name}`, labels: options.nodeLabels?.(i) }))
+    : Array.from({ length: options.nodes }, (_, i) => ({ name: `${prefix}-${suffix}-node-${i + 1}`, labels: options.nodeLabels?.(i) }));
   const workDir = mkdtempSync(join(tmpdir(), 'live-migration-system-'));
   const control = readControlPlaneState();
   const state = await startLocalSystem({
@@ -50,6 +58,8 @@ export async function startTestSystem(prefix: string, options: TestSystemOptions
     configData: { 'feature-gates': options.featureGates ?? 'LiveMigration', ...(options.migrations ? { migrations: options.migrations } : {}) },
     nodes,
     reconcilers: options.reconcilers,
+    ...(options.agents ? { agents: options.agents(nodes.map((n) => n.name)) } : {}),
+    ...(options.env ? { env: options.env } : {}),
     leaderElection: options.leaderElection ?? { leaseDurationSeconds: 4, renewDeadlineMs: 3000, retryPeriodMs: 500 },
     ...(options.webhook
       ? { webhook: { suffix, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } }
