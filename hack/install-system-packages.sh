@@ -2,7 +2,7 @@
 # Installs the Debian packages the project needs that a fresh machine may lack. Idempotent and
 # quiet when everything is there; needs root (apt-get) only when something is missing.
 set -euo pipefail
-packages=(openssl ca-certificates procps git)
+packages=(openssl ca-certificates procps git tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
