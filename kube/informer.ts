@@ -70,6 +70,24 @@ function describe(error: unknown): string {
   return typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
 }
 
+/**
+ * Nothing here reads metadata.managedFields, and it is often the largest part of an object: drop
+ * it before the cache keeps it (controller-runtime's TransformStripManagedFields, for the same reason).
+ */
+function stripManagedFields(object: KubernetesObject | undefined): void {
+  if (object?.metadata) delete object.metadata.managedFields;
+}
+
+class StrippingWatch extends Watch {
+  override watch(...args: Parameters<Watch['watch']>): ReturnType<Watch['watch']> {
+    const [path, query, callback, done] = args;
+    return super.watch(path, query, (phase, object: KubernetesObject, raw) => {
+      stripManagedFields(object);
+      callback(phase, object, raw);
+    }, done);
+  }
+}
+
 export class DefensiveInformer<T extends ObjectWithMeta> {
   private readonly options: Required<Omit<DefensiveInformerOptions<T>, 'labelSelector' | 'fieldSelector' | 'onEvent'>> &
     Pick<DefensiveInformerOptions<T>, 'labelSelector' | 'fieldSelector' | 'onEvent'>;
@@ -162,8 +180,12 @@ export class DefensiveInformer<T extends ObjectWithMeta> {
 
   private async resync(): Promise<void> {
     const { kubeConfig, path, list, labelSelector, fieldSelector, onEvent } = this.options;
-    const listAsClientTypes = list as unknown as () => Promise<KubernetesListObject<KubernetesObject>>;
-    const generation = new ListWatch<KubernetesObject>(path, new Watch(kubeConfig), listAsClientTypes, false, labelSelector, fieldSelector);
+    const listAsClientTypes = async () => {
+      const result = (await list()) as unknown as KubernetesListObject<KubernetesObject>;
+      result.items.forEach(stripManagedFields);
+      return result;
+    };
+    const generation = new ListWatch<KubernetesObject>(path, new StrippingWatch(kubeConfig), listAsClientTypes, false, labelSelector, fieldSelector);
     this.stats.generations++;
     let startError: unknown;
     let started = false;

@@ -48,6 +48,8 @@ export const VMI_NAME_LABEL = 'kubevirt.io/vmi-name';
 export const WAITING_CONDITION = 'Admitted';
 const POLL_RUNNING_MS = 1000;
 const POLL_SOON_MS = 50;
+/** Writes one scheduling pass makes at once (the API server's own flow control does the rest). */
+const WRITE_CONCURRENCY = 8;
 const RETRY_AGENT_MS = 1000;
 
 export interface MigrationControllerCaches {
@@ -79,6 +81,18 @@ export interface MigrationObserver {
 }
 
 class NotLeader extends Error {}
+
+async function runBounded(tasks: Array<() => Promise<unknown>>, concurrency: number, onError: (error: unknown) => void): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const task = tasks[next++];
+        await task?.().catch(onError);
+      }
+    }),
+  );
+}
 
 /**
  * When to ask the source again: every second, but sooner when the agent expects the end sooner,
@@ -673,19 +687,20 @@ export class MigrationController {
         nextDeadline = 50; // lost a race: look again at once
       }
     }
+    // Why a migration waits is written when it starts waiting and when it flips between "waiting
+    // for a slot" and "no eligible node" (which starts or stops the unschedulable timer) — not on
+    // every flip between limits, which in a burst would cost a write per migration per pass.
+    const writes: Array<() => Promise<unknown>> = [];
     for (const { migration, reason, message } of decision.held) {
       const { vmim } = migration;
       const current = conditionOf(vmim.status, WAITING_CONDITION);
       const nowMs = this.now();
-      if (current?.reason !== reason) {
-        try {
-          await this.writeStatus(vmim, { ...vmim.status, conditions: this.withWaiting(vmim, { reason, message }) });
-        } catch (error) {
-          if (!isConflict(error) && !isNotFound(error)) throw error;
-        }
+      const unschedulable = reason === 'NoEligibleNode';
+      if (!current || current.status !== 'False' || (current.reason === 'NoEligibleNode') !== unschedulable) {
+        writes.push(() => this.writeStatus(vmim, { ...vmim.status, conditions: this.withWaiting(vmim, { reason, message }) }));
         continue;
       }
-      if (reason !== 'NoEligibleNode') continue;
+      if (!unschedulable) continue;
       const since = current.lastTransitionTime ? Date.parse(current.lastTransitionTime) : nowMs;
       const config = this.configuration(vmim);
       const wait = waitingDecision({
@@ -697,14 +712,15 @@ export class MigrationController {
         targetReadyTimeout: config.targetReadyTimeout,
       });
       if (wait.action === 'abort') {
-        await this.fail(vmim, wait.reason, `${wait.message}: ${message}`).catch((error: unknown) => {
-          if (!isConflict(error) && !isNotFound(error)) throw error;
-        });
+        writes.push(() => this.fail(vmim, wait.reason, `${wait.message}: ${message}`));
       } else {
         const due = since + config.unschedulableTimeout * 1000 - nowMs;
         nextDeadline = Math.min(nextDeadline ?? due, due);
       }
     }
+    await runBounded(writes, WRITE_CONCURRENCY, (error) => {
+      if (!isConflict(error) && !isNotFound(error)) throw error;
+    });
     return nextDeadline === undefined ? undefined : { requeueAfterMs: Math.max(50, nextDeadline) };
   }
 
