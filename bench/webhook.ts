@@ -6,7 +6,7 @@
 // apiserver_request_total (every verb but WATCH, for the three resources the webhook reads), taken
 // before and after the load, and from the webhook's live_migration_webhook_api_calls_total.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -254,12 +254,13 @@ export async function main(): Promise<void> {
   const cp = await startControlPlane();
   let webhook: ChildProcess | undefined;
   let noop: ChildProcess | undefined;
+  let cert: ServingCertificate | undefined;
   try {
     const client = apiClient(cp);
     await populate(client.api);
     client.close();
 
-    const cert: ServingCertificate = createServingCertificate('bench');
+    cert = createServingCertificate('bench');
     const [webhookPort, noopPort] = [await freePort(), await freePort()];
     webhook = startChild(
       ['cmd/webhook.ts', `--kubeconfig=${cp.kubeconfig}`, `--port=${webhookPort}`, '--host=127.0.0.1', `--tls-cert-file=${cert.certFile}`, `--tls-key-file=${cert.keyFile}`],
@@ -364,5 +365,6 @@ export async function main(): Promise<void> {
     await stopChild(webhook);
     await stopChild(noop);
     await stopControlPlane(cp);
+    if (cert) rmSync(cert.dir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,7 @@
 // 10,000 random and malformed bodies at the server on loopback: every answer is a well-formed
 // AdmissionReview for the uid sent, or a 4xx with a JSON error; nothing crashes or hangs, and the
 // heap is flat between the first and the second half of the run.
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Agent } from 'node:https';
 import { setFlagsFromString } from 'node:v8';
@@ -146,6 +147,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.close(100);
+  rmSync(cert.dir, { recursive: true, force: true });
 });
 
 describe('webhook under random and malformed bodies', () => {

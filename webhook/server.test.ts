@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { issueCertificate } from '../hack/control-plane/pki.js';
@@ -49,6 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close(100);
   tls.stop();
+  rmSync(cert.dir, { recursive: true, force: true });
 });
 
 describe('webhook HTTP server', () => {
