@@ -1,6 +1,7 @@
 // `npm run bench -- <name>`: runs one benchmark. Add an entry here for a new one.
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   webhook: async () => (await import('./webhook.js')).main(),
+  libvirt: async () => (await import('./libvirt.js')).main(),
   scale: async () => (await import('./scale.js')).main(),
 };
 

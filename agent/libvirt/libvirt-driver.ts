@@ -224,10 +224,13 @@ export class LibvirtDriver implements MigrationDriver {
     const child = spawnVirsh(this.options.uri, args, this.options.maxMigrationMs ?? 24 * 3600_000);
     job.child = child;
     this.log.info({ node: this.node, uid: request.migrationUid, domain, args: args.join(' '), pid: child.pid }, 'migration started');
-    void child.done.then((result) => {
+    void child.done.then(async (result) => {
       job.childResult = result;
       if (!result.ok) this.log.info({ node: this.node, uid: request.migrationUid, domain, libvirt: result.error.libvirtMessage }, 'virsh migrate ended with an error');
-      return this.probe(job);
+      // A look that began before the exit cannot know it: settle with a fresh one right away,
+      // not at the next sample (the reconciler polls fast during the switch-over).
+      await job.probing;
+      await this.probe(job);
     });
     this.scheduleSample(job);
   }
@@ -235,7 +238,12 @@ export class LibvirtDriver implements MigrationDriver {
   async migrationStatus(migrationUid: string): Promise<MigrationJobStatus | undefined> {
     const job = this.outgoing.get(migrationUid);
     if (!job) return undefined;
-    if (!job.probedOnce && job.record.outcome === undefined) await this.probe(job);
+    if (job.record.outcome === undefined) {
+      // The first call after a (re)start needs a full look; later ones a quick one, because the
+      // sampler's domjobinfo can wait on libvirt's job lock for as long as the switch-over lasts.
+      if (!job.probedOnce) await this.probe(job);
+      else await this.quickLook(job);
+    }
     const outcome = job.record.outcome;
     return {
       migrationUid,
@@ -304,16 +312,22 @@ export class LibvirtDriver implements MigrationDriver {
 
   private async probeOnce(job: OutgoingJob): Promise<void> {
     const { domain } = job.record;
+    // domstate first: it takes no job lock, so it answers even while libvirt is busy finishing the
+    // migration (when domjobinfo may wait), and a paused source means the switch-over has begun.
+    const before = await this.domainState(domain);
+    // --undefinesource removes the domain only once the target has it running.
+    if (!before) return this.finish(job, { state: 'Completed' });
+    const paused = before.state === 'paused';
+    if (paused && job.state === 'Running') job.state = 'SwitchingOver';
     let statsText: string;
     let sampledAtMs: number;
     try {
-      const before = this.now().getTime();
-      statsText = await virsh(this.options.uri, ['domjobinfo', '--rawstats', domain], { timeoutMs: 5_000 });
+      const t0 = this.now().getTime();
+      statsText = await virsh(this.options.uri, ['domjobinfo', '--rawstats', domain], { timeoutMs: 4_000 });
       // The middle of the call: virsh takes tens of ms, and rates are computed from these times.
-      sampledAtMs = Math.round((before + this.now().getTime()) / 2);
+      sampledAtMs = Math.round((t0 + this.now().getTime()) / 2);
     } catch (error) {
       if (error instanceof VirshError && classifyLibvirtError(error.libvirtMessage) === 'domain-not-found') {
-        // --undefinesource removes the domain only once the target has it running.
         return this.finish(job, { state: 'Completed' });
       }
       throw error;
@@ -321,8 +335,7 @@ export class LibvirtDriver implements MigrationDriver {
     const stats = parseJobStats(statsText);
     if ((stats.type === 'Unbounded' || stats.type === 'Bounded') && stats.operation === JOB_OPERATION_MIGRATION_OUT) {
       job.sample = toProgressSample(stats, new Date(sampledAtMs)) ?? job.sample;
-      const state = await this.domainState(domain).catch(() => undefined);
-      job.state = state?.state === 'paused' ? 'SwitchingOver' : 'Running';
+      job.state = paused ? 'SwitchingOver' : 'Running';
       return;
     }
     // No outgoing migration job on the domain (any more, or not yet).
@@ -345,6 +358,17 @@ export class LibvirtDriver implements MigrationDriver {
       state: 'Failed',
       failure: `the migration job ended while the agent was not running; domain ${domain} is still ${describe(state)} on ${this.node}`,
     });
+  }
+
+  /**
+   * `domstate` only (no job lock, ~20 ms): the domain gone from this node is the one outcome it can
+   * settle (Completed); a paused source means the switch-over. Everything else waits for the sampler.
+   */
+  private async quickLook(job: OutgoingJob): Promise<void> {
+    const state = await this.domainState(job.record.domain).catch(() => 'unknown' as const);
+    if (state === 'unknown' || job.record.outcome) return;
+    if (!state) return this.finish(job, { state: 'Completed' });
+    if (state.state === 'paused' && job.state === 'Running') job.state = 'SwitchingOver';
   }
 
   private finish(job: OutgoingJob, outcome: Omit<OutcomeRecord, 'at'>): void {
