@@ -6,7 +6,8 @@
 //
 // One guest ("mover", 384 MiB, 256 MiB filled, idle) goes A → B, then is asked to come back under
 // cancel, a completion timeout and an agent SIGKILL; a second guest ("dirty", rewriting 96 MiB at
-// ~31 MiB/s) cannot converge at the cap and hits the progress timeout.
+// ~31 MiB/s) cannot converge at the cap and hits the progress timeout. A VMI whose domain is not on
+// its node is refused by the agent.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -281,4 +282,16 @@ describe('live migration on libvirt, end to end', () => {
     expect(after.length).toBeGreaterThan(0);
     for (const host of [a, b]) for (const name of await listDomains(host)) expect(await domainState(host, name)).not.toMatch(/paused/);
   }, 180_000);
+
+  it('a VMI whose domain is not on its node: the agent refuses to migrate it (NotFound) and nothing moves', async () => {
+    // The API says "ghost" runs on A; A's libvirt has no such domain.
+    await createRunningVmi(sys(), 'ghost', { node: nodeA, memory: '128Mi' });
+    await createMigration(sys(), 'ghost', 'ghost', { migrationConfiguration: { targetReadyTimeout: 3 } });
+    const seen = await watch('ghost', (v) => FINAL.has(v.status?.phase ?? ''), 60_000);
+    expect(seen.vmim.status?.phase).toBe('Failed');
+    expect(seen.vmim.status?.migrationState?.failureReason).toContain(`NotFound: domain ${domain('ghost')} (VMI ${sys().ns}/ghost) is not on node ${nodeA}`);
+    expect(seen.phases).not.toContain('Running');
+    expect((await getVmi(sys(), 'ghost')).status?.nodeName).toBe(nodeA);
+    for (const host of [a, b]) expect(await listDomains(host)).not.toContain(domain('ghost'));
+  }, 90_000);
 });
