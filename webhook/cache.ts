@@ -3,11 +3,11 @@
 // cache yet, so a miss is fetched once from the API server (never cached as absent: the user's
 // retry must see the VMI as soon as it exists).
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
-import { defaultClusterConfig, parseClusterConfig, type ClusterConfig, type ClusterConfigLocation } from '../api/cluster-config.js';
+import type { ClusterConfigLocation } from '../api/cluster-config.js';
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
 import { DefensiveInformer, listAllPages, type InformerLogger, type ObjectList } from '../kube/informer.js';
-import type { ConfigInForce } from './admission/config-in-force.js';
+import { ConfigTracker, type ConfigInForce } from '../api/config-in-force.js';
 import type { WebhookMetrics } from './metrics.js';
 
 export interface AdmissionCache {
@@ -16,36 +16,6 @@ export interface AdmissionCache {
   getVmi(namespace: string, name: string): Promise<VirtualMachineInstance | undefined>;
   migrationsOfVmi(namespace: string, vmiName: string): readonly VirtualMachineInstanceMigration[];
   hasSynced(): boolean;
-}
-
-/** Tracks the ConfigMap's versions: the last valid one stays in force while the stored one is bad. */
-export class ConfigTracker {
-  private seenVersion: string | undefined | null = null;
-  private lastValid: ClusterConfig | undefined;
-  private state: ConfigInForce;
-
-  constructor(readonly location: ClusterConfigLocation) {
-    this.state = { location, config: undefined, problem: 'not read yet' };
-  }
-
-  /** `configMap` undefined means it does not exist: the built-in defaults (no feature gates) apply. */
-  current(configMap: { metadata?: { resourceVersion?: string }; data?: Record<string, string> } | undefined): ConfigInForce {
-    const version = configMap === undefined ? undefined : (configMap.metadata?.resourceVersion ?? '');
-    if (version === this.seenVersion) return this.state;
-    this.seenVersion = version;
-    if (configMap === undefined) {
-      this.lastValid = defaultClusterConfig();
-      this.state = { location: this.location, config: this.lastValid };
-      return this.state;
-    }
-    const result = parseClusterConfig(configMap.data ?? {});
-    if (result.ok) this.lastValid = result.config;
-    // Invalid and never valid before: no configuration, and callers fail closed with the reason.
-    this.state = result.ok
-      ? { location: this.location, config: result.config }
-      : { location: this.location, config: this.lastValid, problem: result.message };
-    return this.state;
-  }
 }
 
 // Names the API server could hold; anything else cannot exist and is not worth a request.

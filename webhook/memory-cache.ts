@@ -3,8 +3,8 @@
 import { DEFAULT_CONFIG_LOCATION, type ClusterConfigLocation } from '../api/cluster-config.js';
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
-import type { ConfigInForce } from './admission/config-in-force.js';
-import { ConfigTracker, type AdmissionCache } from './cache.js';
+import { ConfigTracker, type ConfigInForce } from '../api/config-in-force.js';
+import type { AdmissionCache } from './cache.js';
 
 export class MemoryAdmissionCache implements AdmissionCache {
   readonly vmis = new Map<string, VirtualMachineInstance>();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { HttpsAgentClient, type AgentClientTls } from '../../agent/client.js';
-import { AGENT_ENDPOINT_ANNOTATION, AgentRegistration, agentIsLive, agentLeaseName } from '../../agent/registration.js';
+import { AgentRegistration, agentIsLive, agentLeaseName } from '../../agent/registration.js';
 import { createCertificateAuthority, issueCertificate } from '../../hack/control-plane/pki.js';
 import { createTestNamespace, kubectl, readControlPlaneState } from '../setup/environment.js';
 

@@ -2,23 +2,14 @@
 // the effective per-migration configuration stamped into spec.migrationConfiguration so the
 // migration runs under the config in force when it was requested. Keys the user set there win.
 import type { ClusterConfig } from '../../api/cluster-config.js';
-import { PER_MIGRATION_KEYS, type MigrationConfiguration } from '../../api/schemas/migration-config.js';
+import type { MigrationConfiguration } from '../../api/schemas/migration-config.js';
+import { effectiveMigrationConfiguration } from '../../api/migration-configuration.js';
 import { diff } from './json-patch.js';
 import { checkSchema, vmiNameOf } from './validate-migration.js';
 import { VMI_NAME_LABEL } from './validate-migration-update.js';
 import { isPlainObject, qualifiedName, type Decision } from './types.js';
 
 export const MIGRATION_FINALIZER = 'kubevirt.io/migrationJobFinalize';
-
-/** The per-migration keys of the cluster configuration, with the user's own values on top. */
-export function effectiveMigrationConfiguration(
-  cluster: ClusterConfig,
-  userSet: Partial<MigrationConfiguration> | undefined,
-): MigrationConfiguration {
-  const effective: Record<string, unknown> = {};
-  for (const key of PER_MIGRATION_KEYS) effective[key] = userSet?.[key] ?? cluster.migrations[key];
-  return effective as unknown as MigrationConfiguration;
-}
 
 /**
  * The patch for a VMIM create. An object that fails the schema is refused here already, so the

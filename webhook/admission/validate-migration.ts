@@ -6,7 +6,7 @@ import { LIVE_MIGRATION_GATE } from '../../api/cluster-config.js';
 import { compileSchema, formatIssues } from '../../api/validation.js';
 import { FINAL_MIGRATION_PHASES, vmimSchema, type VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { FINAL_VMI_PHASES, type VirtualMachineInstance } from '../../api/schemas/vmi.js';
-import { configMapName, type ConfigInForce } from './config-in-force.js';
+import { configMapName, type ConfigInForce } from '../../api/config-in-force.js';
 import { labelKeyProblem, labelValueProblem } from './label-syntax.js';
 import { allow, deny, isPlainObject, qualifiedName, type Decision, type UserInfo } from './types.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigTracker } from './cache.js';
+import { ConfigTracker } from './config-in-force.js';
 
 const location = { namespace: 'kubevirt', name: 'kubevirt-config' };
 const version = (resourceVersion: string, data: Record<string, string>) => ({ metadata: { resourceVersion }, data });
