@@ -1,6 +1,7 @@
 // `kubectl migrate`: parse, call the API server, print. Exit codes: 0 success, 1 the migration failed
 // or was refused (or the API server said no), 2 usage.
 import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import type { MigrationState } from '../../api/schemas/migration-state.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { parseCommand, USAGE, UsageError, type Command, type OutputFormat } from './args.js';
 import {
@@ -36,6 +37,8 @@ export interface MigrationApi {
   get(namespace: string, name: string): Promise<VirtualMachineInstanceMigration | undefined>;
   list(namespace: string | undefined): Promise<VirtualMachineInstanceMigration[]>;
   delete(namespace: string, name: string): Promise<void>;
+  /** The VMI's status.migrationState: what is left of a migration once its object is deleted. */
+  vmiMigrationState(namespace: string, vmi: string): Promise<MigrationState | undefined>;
 }
 
 const GROUP = 'kubevirt.io';
@@ -82,6 +85,15 @@ export function kubeMigrationApi(kubeConfig: KubeConfig): MigrationApi {
     async delete(namespace, name) {
       await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name });
     },
+    async vmiMigrationState(namespace, vmi) {
+      try {
+        const object = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'virtualmachineinstances', name: vmi })) as { status?: { migrationState?: MigrationState } };
+        return object.status?.migrationState;
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 404) return undefined;
+        throw error;
+      }
+    },
   };
 }
 
@@ -93,13 +105,16 @@ async function follow(name: string, namespace: string, output: OutputFormat, api
   let lastLine = '';
   let lastPhase = '';
   let lastPrinted = 0;
+  let seen: VirtualMachineInstanceMigration | undefined;
   for (;;) {
-    const vmim = await api.get(namespace, name);
+    let vmim = await api.get(namespace, name);
+    if (!vmim && seen) vmim = await outcomeAfterDeletion(seen, namespace, api, io);
     if (!vmim) {
       if (live) io.stdout.write('\n');
       io.stderr.write(`error: migration ${namespace}/${name} was deleted before it ended\n`);
       return 1;
     }
+    seen = vmim;
     if (isFinal(vmim)) {
       if (output === 'text') io.stdout.write(`${live ? redraw('', io.stdout.columns) : ''}${outcomeLine(vmim)}\n`);
       else io.stdout.write(serialize(vmim, output));
@@ -117,6 +132,22 @@ async function follow(name: string, namespace: string, output: OutputFormat, api
     lastPhase = phase;
     await io.sleep(POLL_MS);
   }
+}
+
+/**
+ * Deleting a migration is how it is cancelled: once aborted its finalizer comes off and the object
+ * is gone, often between two polls. Its outcome stays in the VMI's migrationState (same UID).
+ */
+async function outcomeAfterDeletion(last: VirtualMachineInstanceMigration, namespace: string, api: MigrationApi, io: Io): Promise<VirtualMachineInstanceMigration | undefined> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const state = await api.vmiMigrationState(namespace, last.spec.vmiName);
+    if (state?.migrationUid !== undefined && state.migrationUid !== last.metadata.uid) return undefined;
+    if (state?.completed || state?.failed) {
+      return { ...last, status: { ...last.status, phase: state.failed ? 'Failed' : 'Succeeded', migrationState: { ...last.status?.migrationState, ...state } } };
+    }
+    await io.sleep(POLL_MS);
+  }
+  return undefined;
 }
 
 const migrate: Run<'migrate'> = async (command, namespace, api, io) => {
