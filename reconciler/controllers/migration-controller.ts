@@ -264,13 +264,19 @@ export class MigrationController {
     return node ? this.deps.agents.agentFor(node) : undefined;
   }
 
-  private async callAgent<T>(uid: string, call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+  /**
+   * An agent call. `refused` means the agent answered and said no for good (the domain is not on
+   * its node, or already on the target): retrying cannot help, so the migration fails at once.
+   * Anything else counts as silence, bounded by targetReadyTimeout.
+   */
+  private async callAgent<T>(uid: string, call: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string; refused?: boolean }> {
     try {
       const value = await call();
       this.agentSilentSince.delete(uid);
       return { ok: true, value };
     } catch (error) {
       if (!isAgentError(error) && !(error instanceof Error)) throw error;
+      if (isAgentError(error) && (error.code === 'NotFound' || error.code === 'Conflict')) return { ok: false, error: error.message, refused: true };
       if (!this.agentSilentSince.has(uid)) this.agentSilentSince.set(uid, this.now());
       return { ok: false, error: error.message };
     }
@@ -395,6 +401,11 @@ export class MigrationController {
       await this.transition(vmim, [{ phase: 'TargetReady', ...answer.value }]);
       return;
     }
+    if ('refused' in answer && answer.refused) {
+      await this.releaseTarget(vmim);
+      await this.fail(vmim, FailureReason.TargetFailed, `the target agent refused: ${answer.error}`);
+      return;
+    }
     if (!this.agentSilentSince.has(uid)) this.agentSilentSince.set(uid, this.now());
     const decision = this.waitingDecisionFor(vmim, status, stampMs(status, 'Scheduled') ?? this.now(), targetNode);
     if (decision.action === 'abort') {
@@ -437,6 +448,11 @@ export class MigrationController {
       this.deps.observe?.dispatched(migrationKey(vmim));
       await this.mirror(vmim, running);
       return { requeueAfterMs: POLL_RUNNING_MS };
+    }
+    if ('refused' in answer && answer.refused) {
+      await this.releaseTarget(vmim);
+      await this.fail(vmim, FailureReason.SourceFailed, `the source agent refused: ${answer.error}`);
+      return;
     }
     const decision = this.waitingDecisionFor(vmim, status, stampMs(status, 'TargetReady') ?? this.now(), state.sourceNode);
     if (decision.action === 'abort') {

@@ -286,9 +286,11 @@ describe('live migration on libvirt, end to end', () => {
   it('a VMI whose domain is not on its node: the agent refuses to migrate it (NotFound) and nothing moves', async () => {
     // The API says "ghost" runs on A; A's libvirt has no such domain.
     await createRunningVmi(sys(), 'ghost', { node: nodeA, memory: '128Mi' });
-    await createMigration(sys(), 'ghost', 'ghost', { migrationConfiguration: { targetReadyTimeout: 3 } });
+    await createMigration(sys(), 'ghost', 'ghost');
     const seen = await watch('ghost', (v) => FINAL.has(v.status?.phase ?? ''), 60_000);
     expect(seen.vmim.status?.phase).toBe('Failed');
+    // Refused at once, not retried until a timeout: the agent's answer is final.
+    expect(seen.vmim.status?.migrationState?.failureReason).toMatch(/^SourceFailed: the source agent refused: /);
     expect(seen.vmim.status?.migrationState?.failureReason).toContain(`NotFound: domain ${domain('ghost')} (VMI ${sys().ns}/ghost) is not on node ${nodeA}`);
     expect(seen.phases).not.toContain('Running');
     expect((await getVmi(sys(), 'ghost')).status?.nodeName).toBe(nodeA);
