@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../api/generated-files.js';
 import { startControlPlane, stopControlPlane, type ControlPlaneState } from '../hack/control-plane/control-plane.js';
 import { freePort } from '../hack/control-plane/ports.js';
 import { createServingCertificate, httpsRequest, type ServingCertificate } from '../webhook/testing/https-client.js';
+import { pool } from './pool.js';
 
 const VMIS = 10_000;
 const VMIMS = 1_000;
@@ -45,14 +46,6 @@ function log(message: string): void {
   process.stderr.write(`[bench webhook] ${message}\n`);
 }
 
-async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
 
 const nsOf = (i: number) => `bench-${i % NAMESPACES}`;
 const vmiName = (i: number) => `vmi-${i}`;

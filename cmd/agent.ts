@@ -28,6 +28,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { stopOnSignals } from './lifecycle.js';
 import { DRIVERS, MULTI_NODE_DRIVERS, startAgentProcess, type DriverName } from '../agent/agent-process.js';
 import { DEFAULT_ALLOWED_CALLERS, parseAllowedCallers } from '../agent/server/caller-check.js';
 
@@ -156,24 +157,5 @@ agent.registered.then(
   () => undefined,
 );
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: refusing new work, deleting leases');
-    agent.stop().then(
-      () => {
-        logger.info({}, 'stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: String(error) }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  });
-}
 // A bug in a callback must not take the agent (and the migrations it runs) down.
-process.on('uncaughtException', (error) => logger.error({ err: error.stack ?? String(error) }, 'uncaught exception'));
-process.on('unhandledRejection', (error) => logger.error({ err: String(error) }, 'unhandled rejection'));
+stopOnSignals(logger, 'stopping: refusing new work, deleting leases', () => agent.stop());

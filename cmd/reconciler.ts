@@ -10,6 +10,7 @@
 // SIGTERM/SIGINT: stop writing, release the leader Lease, finish in-flight reconciles, exit 0.
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { stopOnSignals } from './lifecycle.js';
 import { DEFAULT_CONFIG_LOCATION } from '../api/cluster-config.js';
 import { startReconciler } from '../reconciler/app.js';
 
@@ -78,22 +79,4 @@ const reconciler = await startReconciler({
 });
 logger.info({ healthPort: reconciler.healthPort }, 'reconciler started');
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'stopping: releasing leadership, finishing in-flight reconciles');
-    reconciler.stop().then(
-      () => {
-        logger.info({}, 'stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: String(error) }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  });
-}
-process.on('unhandledRejection', (error) => logger.error({ err: String(error) }, 'unhandled rejection'));
+stopOnSignals(logger, 'stopping: releasing leadership, finishing in-flight reconciles', () => reconciler.stop());

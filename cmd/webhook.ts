@@ -8,6 +8,7 @@
 // SIGTERM/SIGINT: readyz turns 503, no new connections, in-flight requests finish, then exit 0.
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
+import { stopOnSignals } from './lifecycle.js';
 import { DEFAULT_CONFIG_LOCATION } from '../api/cluster-config.js';
 import { DEFAULT_SYSTEM_SERVICE_ACCOUNT, startWebhook } from '../webhook/app.js';
 
@@ -54,24 +55,5 @@ const webhook = await startWebhook({
   logger,
 });
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'draining');
-    webhook.stop().then(
-      () => {
-        logger.info({}, 'stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: String(error) }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  });
-}
-// A bug in a callback must not take admission down; log it loudly and keep serving.
-process.on('uncaughtException', (error) => logger.error({ err: error.stack ?? String(error) }, 'uncaught exception'));
-process.on('unhandledRejection', (error) => logger.error({ err: String(error) }, 'unhandled rejection'));
+// A bug in a callback must not take admission down; it is logged loudly and serving goes on.
+stopOnSignals(logger, 'draining', () => webhook.stop());

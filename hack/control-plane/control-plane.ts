@@ -78,7 +78,8 @@ function startProcess(binary: string, args: string[], logFile: string): number {
   return child.pid;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process still exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

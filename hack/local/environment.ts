@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../api/generated-files.js';
-import { startControlPlane, stopControlPlane, type ControlPlaneState } from '../control-plane/control-plane.js';
+import { isAlive, startControlPlane, stopControlPlane, type ControlPlaneState } from '../control-plane/control-plane.js';
 import { startLocalSystem, stopLocalSystem, type LocalSystemState } from '../system/local-system.js';
 
 export const LOCAL_DIR = join(REPO_ROOT, '.local');
@@ -21,17 +21,9 @@ export function readLocalEnvironment(): LocalEnvironment | undefined {
   return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as LocalEnvironment;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export function isRunning(env: LocalEnvironment): boolean {
-  return [...env.controlPlane.pids, ...(env.system?.processes ?? []).map((p) => p.pid)].every(alive);
+  return [...env.controlPlane.pids, ...(env.system?.processes ?? []).map((p) => p.pid)].every(isAlive);
 }
 
 export interface UpOptions {

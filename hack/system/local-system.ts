@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { REPO_ROOT } from '../../api/generated-files.js';
+import { isAlive } from '../control-plane/control-plane.js';
 import { freePort } from '../control-plane/ports.js';
 import { createComponentPki, RECONCILER_CALLER, type ComponentPki } from './component-pki.js';
 import { createSimulatedNodes, deleteSimulatedNodes, type SimulatedNode } from './simulated-nodes.js';
@@ -76,19 +77,11 @@ function spawnComponent(options: LocalSystemOptions, name: string, args: string[
   return { name, pid: child.pid, logFile, port };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitHealthy(component: ComponentProcess, url: string, ca?: string, deadlineMs = 90_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while (Date.now() < deadline) {
-    if (!alive(component.pid)) throw new Error(`${component.name} exited during start-up; see ${component.logFile}`);
+    if (!isAlive(component.pid)) throw new Error(`${component.name} exited during start-up; see ${component.logFile}`);
     const ok = await new Promise<boolean>((resolve) => {
       if (url.startsWith('https:')) {
         const req = request(url, { ca, timeout: 1000 }, (res) => {
@@ -273,8 +266,8 @@ export async function stopComponent(component: ComponentProcess, signal: NodeJS.
     return;
   }
   const deadline = Date.now() + graceMs;
-  while (alive(component.pid) && Date.now() < deadline) await sleep(50);
-  if (alive(component.pid)) {
+  while (isAlive(component.pid) && Date.now() < deadline) await sleep(50);
+  if (isAlive(component.pid)) {
     try {
       process.kill(-component.pid, 'SIGKILL');
     } catch {

@@ -1,0 +1,26 @@
+// What every component process does the same way: end gracefully on SIGTERM/SIGINT (once), and
+// log a stray exception loudly instead of dying with the work it holds.
+import type { Logger } from 'pino';
+
+export function stopOnSignals(logger: Logger, message: string, stop: () => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, message);
+      stop().then(
+        () => {
+          logger.info({}, 'stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: String(error) }, 'error while stopping');
+          process.exit(1);
+        },
+      );
+    });
+  }
+  process.on('uncaughtException', (error) => logger.error({ err: error.stack ?? String(error) }, 'uncaught exception'));
+  process.on('unhandledRejection', (error) => logger.error({ err: String(error) }, 'unhandled rejection'));
+}
