@@ -122,7 +122,7 @@ describe('kubectl migrate', () => {
     expect(lines[lines.length - 1]).toMatch(/Succeeded: vm-pipe moved/);
   }, 120_000);
 
-  it('status shows the migration in flight (text and -o json), cancel aborts it, and --wait exits 1 with the reason', async () => {
+  it('status shows the migration in flight (text, -o json, -w redrawn), cancel aborts it, and --wait exits 1 with the reason', async () => {
     startInTerminal('cancel', ['vm-cancel', '-n', system.ns, '--wait']);
     await eventually('vm-cancel running', async () => ((await phaseOf('vm-cancel')) === 'Running' ? true : undefined), 60_000);
     await sleep(2500); // a progress block has been published
@@ -138,6 +138,14 @@ describe('kubectl migrate', () => {
     expect(list.kind).toBe('List');
     expect(list.items.map((m) => [m.spec.vmiName, m.status?.phase])).toEqual([['vm-cancel', 'Running']]);
 
+    // status -w on a terminal: the table redrawn in place while the migration runs.
+    startInTerminal('status', ['status', '-n', system.ns, '-w']);
+    const rows = await eventually('status -w shows the running row', async () => {
+      const text = screen('status');
+      return /vm-cancel\s+Running\s+\S+\s+\S+\s+\[[#.]{10}\]\s+\d+%/.test(text) ? text : undefined;
+    }, 20_000, 250);
+    expect(rows.match(/^NAME\s+VMI/gm)?.length).toBe(1);
+
     const cancel = await plugin(['cancel', 'vm-cancel', '-n', system.ns]);
     expect(cancel).toMatchObject({ code: 0, stderr: '' });
     expect(cancel.stdout).toMatch(/vm-cancel-migration-\w+ cancelled \(was Running\)/);
@@ -146,6 +154,10 @@ describe('kubectl migrate', () => {
     expect(watched.exit).toBe(1);
     // The object is gone once aborted (deleting it is the cancel); the outcome comes from the VMI.
     expect(watched.screens[watched.screens.length - 1]).toMatch(/vm-cancel-migration-\w+: Failed \(abort Succeeded\): .+/);
+
+    await eventually('status -w shows nothing in flight', async () => (screen('status').includes('No migrations in flight.') ? true : undefined), 20_000, 250);
+    expect(screen('status')).not.toMatch(/vm-cancel\s+Running/);
+    tmux(['kill-session', '-t', 'status']);
 
     const again = await plugin(['cancel', 'vm-cancel', '-n', system.ns]);
     expect(again.code).toBe(1);
