@@ -263,6 +263,7 @@ async function startWebhookProcess(): Promise<ComponentProcess> {
   );
   child.unref();
   const component = { name: 'webhook', pid: child.pid ?? 0, logFile, port: webhookPort };
+  webhook = component; // stopped by afterAll even if it never gets ready
   const ca = readFileSync(secretFile(`${fullname}-ca`, 'ca.crt'));
   const ready = eventually(
     'webhook ready',
@@ -340,7 +341,7 @@ describe('a release on the local API server', () => {
   });
 
   it('kubectl apply of a migration is refused or admitted by the webhook the API server reaches through the chart', async () => {
-    webhook = await startWebhookProcess();
+    await startWebhookProcess();
     const nodeNames = [`chart-${suffix}-node-1`, `chart-${suffix}-node-2`];
     system = await startLocalSystem({
       kubeconfig: control.kubeconfig,
