@@ -1,7 +1,7 @@
 // A whole system for one integration test file: its own namespace (migrations, VMIs, Leases,
 // kubevirt-config), its own simulated nodes, the reconciler and agent processes, optionally the
 // webhook. Everything is read back through the real API server.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +49,8 @@ export async function startTestSystem(prefix: string, options: TestSystemOptions
     : Array.from({ length: options.nodes }, (_, i) => ({ name: `${prefix}-${suffix}-node-${i + 1}`, labels: options.nodeLabels?.(i) }));
   const workDir = mkdtempSync(join(tmpdir(), 'live-migration-system-'));
   const control = readControlPlaneState();
+  // On a failed start the system stops what it started; the work dir (its logs) is ours to remove,
+  // after printing where the failing component's log was.
   const state = await startLocalSystem({
     kubeconfig: control.kubeconfig,
     workDir,
@@ -64,6 +66,11 @@ export async function startTestSystem(prefix: string, options: TestSystemOptions
     ...(options.webhook
       ? { webhook: { suffix, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } }
       : {}),
+  }).catch((error: unknown) => {
+    const logs = readdirSync(workDir).filter((f) => f.endsWith('.log'));
+    const tails = logs.map((f) => `--- ${f}\n${readFileSync(join(workDir, f), 'utf8').split('\n').slice(-5).join('\n')}`);
+    rmSync(workDir, { recursive: true, force: true });
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${tails.join('\n')}`);
   });
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(control.kubeconfig);
