@@ -137,6 +137,27 @@ describe('helm lint and template', () => {
     }
   });
 
+  it('leaves kubevirt-config alone when not asked to manage it', () => {
+    const objects = rendered(['--set', 'kubevirtConfig.manage=false']);
+    expect(objects.filter((o) => o.kind === 'ConfigMap')).toEqual([]);
+    expect(objects.some((o) => o.kind === 'Role' && o.metadata.name === 'lm-live-migration-read-config')).toBe(true);
+  });
+
+  it('ships a Grafana dashboard and a ServiceMonitor over metrics the components export', () => {
+    const objects = rendered(['--set', 'grafanaDashboard.enabled=true', '--set', 'serviceMonitor.enabled=true']);
+    const dashboardMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'lm-live-migration-dashboard');
+    expect(dashboardMap?.metadata.labels?.grafana_dashboard).toBe('1');
+    const dashboard = JSON.parse(dashboardMap?.data?.['live-migration.json'] ?? '{}') as { panels: Array<{ targets: Array<{ expr: string }> }> };
+    const exported = ['reconciler/metrics.ts', 'webhook/metrics.ts'].map((f) => readFileSync(join(REPO_ROOT, f), 'utf8')).join('\n');
+    const used = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\b(kubevirt|live_migration)_[a-z_]+/g) ?? [])));
+    expect(used.size).toBeGreaterThanOrEqual(10);
+    const unknown = [...used].filter((name) => !exported.includes(`'${name.replace(/_bucket$/, '')}'`));
+    expect(unknown).toEqual([]);
+    const monitor = objects.find((o) => o.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: Array<{ port: string }> } };
+    const servicePorts = objects.filter((o) => o.kind === 'Service').flatMap((o) => (o.spec as { ports: Array<{ name: string }> }).ports.map((p) => p.name));
+    for (const endpoint of monitor.spec.endpoints) expect(servicePorts).toContain(endpoint.port);
+  });
+
   it('wires cert-manager: self-signed Issuer → CA Certificate → CA Issuer → leaf certificates, CA injected into both webhook configurations', () => {
     const objects = rendered([]);
     const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
