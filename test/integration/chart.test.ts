@@ -487,7 +487,20 @@ describe('a release on the local API server', () => {
   });
 
   it('helm uninstall removes every object of the release and keeps the CRDs and the migrations', async () => {
-    // While the reconciler still runs: finished migrations' finalizers are off, so they are plain objects.
+    // The components first (as their pods would go), so that nothing runs without its RBAC. Not one
+    // call they made under the chart's ServiceAccounts was forbidden.
+    if (system) await stopLocalSystem(system);
+    system = undefined;
+    if (webhook) await stopComponent(webhook);
+    webhook = undefined;
+    const logs = [join(workDir, 'webhook.log'), ...['reconciler-0', 'agent-0'].map((n) => join(workDir, 'system', `${n}.log`))];
+    for (const log of logs) {
+      const text = readFileSync(log, 'utf8');
+      expect(text.length).toBeGreaterThan(0);
+      expect({ log, forbidden: text.split('\n').filter((l) => /forbidden/i.test(l)) }).toEqual({ log, forbidden: [] });
+    }
+
+    // Finished migrations' finalizers are off, so they stay as plain objects.
     const uninstall = helm(['uninstall', release, '-n', releaseNs]);
     expect(uninstall.stderr).toBe('');
     installed = false;
