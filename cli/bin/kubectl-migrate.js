@@ -8,8 +8,16 @@ import { fileURLToPath } from 'node:url';
 
 const compiled = fileURLToPath(new URL('../../dist/cli/kubectl-migrate.js', import.meta.url));
 const source = fileURLToPath(new URL('../kubectl-migrate.ts', import.meta.url));
-// tsx resolved from here, not from the caller's working directory.
-const args = existsSync(compiled) ? [compiled] : ['--import', import.meta.resolve('tsx'), source];
+function tsx() {
+  try {
+    // Resolved from here, not from the caller's working directory.
+    return import.meta.resolve('tsx');
+  } catch {
+    process.stderr.write('kubectl-migrate: neither dist/cli/kubectl-migrate.js nor tsx is installed; run `npm ci` in the repository\n');
+    process.exit(1);
+  }
+}
+const args = existsSync(compiled) ? [compiled] : ['--import', tsx(), source];
 const child = spawnSync(process.execPath, [...args, ...process.argv.slice(2)], { stdio: 'inherit' });
 if (child.error) {
   process.stderr.write(`kubectl-migrate: ${child.error.message}\n`);
