@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# Fails when a test run left a control-plane process or temp dir behind.
+# What a test run must not leave behind: control-plane or test-host processes, temp dirs, network
+# namespaces. `snapshot FILE` records what exists before the run (a developer's `hack/dev up`, say);
+# `check FILE` fails naming whatever appeared since and is still there.
 set -euo pipefail
 cache="${LIVE_MIGRATION_CACHE:-$HOME/.cache/live-migration}"
-leftover=0
-if pgrep -af "$cache/bin/(etcd|kube-apiserver)" >/dev/null; then
-  echo "left behind: processes" >&2; pgrep -af "$cache/bin/(etcd|kube-apiserver)" >&2; leftover=1
-fi
 tmp="${TMPDIR:-/tmp}"
-if compgen -G "$tmp/live-migration-*" >/dev/null; then
-  echo "left behind: temp dirs" >&2; ls -d "$tmp"/live-migration-* >&2; leftover=1
-fi
-if ip netns list 2>/dev/null | grep -q '^lmhosts-'; then
-  echo "left behind: test-host network namespaces" >&2; ip netns list | grep '^lmhosts-' >&2; leftover=1
-fi
-if pgrep -af "live-migration-hosts-|$cache/guest/vmlinux" >/dev/null; then
-  echo "left behind: test-host processes" >&2; pgrep -af "live-migration-hosts-|$cache/guest/vmlinux" >&2; leftover=1
-fi
-exit "$leftover"
+
+inventory() {
+  pgrep -f "$cache/bin/(etcd|kube-apiserver)|live-migration-hosts-|$cache/guest/vmlinux" | sed 's/^/process /' || true
+  compgen -G "$tmp/live-migration-*" | sed 's/^/temp /' || true
+  ip netns list 2>/dev/null | awk '/^lmhosts-/ {print "netns " $1}' || true
+}
+
+case "${1:-}" in
+  snapshot) inventory | sort > "$2" ;;
+  check)
+    new="$(comm -13 "$2" <(inventory | sort))"
+    if [[ -n $new ]]; then
+      echo "left behind by the test run:" >&2
+      while read -r kind what; do
+        if [[ $kind == process ]]; then echo "  process $(ps -o pid=,args= -p "$what" 2>/dev/null || echo "$what")" >&2; else echo "  $kind $what" >&2; fi
+      done <<<"$new"
+      exit 1
+    fi
+    ;;
+  *) echo "usage: hack/check-no-leftovers.sh snapshot FILE | check FILE" >&2; exit 2 ;;
+esac

@@ -9,6 +9,7 @@ import {
   listMigrations,
   setMigrationsConfig,
   startTestSystem,
+  waitEvaluated,
   watchLimits,
   type TestSystem,
 } from '../setup/system.js';
@@ -18,6 +19,8 @@ let system: TestSystem;
 beforeAll(async () => {
   system = await startTestSystem('rec-mig', {
     nodes: 10,
+    // Migrations go through admission as users' do: stamped configuration, label, finalizer.
+    webhook: true,
     migrations: 'bandwidthPerMigration: 32Mi\nparallelMigrationsPerCluster: 5\nparallelOutboundMigrationsPerNode: 2\nparallelInboundMigrationsPerNode: 2',
   });
 }, 180_000);
@@ -30,6 +33,7 @@ describe('a migration on simulated nodes', () => {
   it('moves the VMI to its target with a complete migrationState and live progress', async () => {
     const [source] = system.nodes;
     await createRunningVmi(system, 'vm-progress', { node: source ?? '', memory: '160Mi' });
+    await waitEvaluated(system, 'vm-progress');
     await createMigration(system, 'mig-progress', 'vm-progress');
     const percents = new Set<number>();
     const done = await eventually(
@@ -44,6 +48,9 @@ describe('a migration on simulated nodes', () => {
       250,
     );
     expect(done.status?.phase).toBe('Succeeded');
+    // Admitted by the webhook: labelled and stamped with the configuration in force.
+    expect(done.metadata.labels?.['kubevirt.io/vmi-name']).toBe('vm-progress');
+    expect(done.spec.migrationConfiguration).toMatchObject({ bandwidthPerMigration: '32Mi', progressTimeout: 150 });
     // 160 MiB at 32 MiB/s take ~5 s; progress is published every 2 s.
     expect(percents.size).toBeGreaterThanOrEqual(3);
     expect(done.status?.phaseTransitionTimestamps?.map((p) => p.phase)).toEqual([
@@ -83,6 +90,7 @@ describe('50 migrations over 10 nodes', () => {
       vmis.push({ vmi: `vm-${i}`, source });
       await createRunningVmi(system, `vm-${i}`, { node: source, memory: '48Mi' });
     }
+    for (const { vmi } of vmis) await waitEvaluated(system, vmi);
     await Promise.all(vmis.map(({ vmi }, i) => createMigration(system, `burst-${i}`, vmi)));
     const all = await eventually(
       'all 50 to finish',
@@ -117,6 +125,7 @@ describe('50 migrations over 10 nodes', () => {
     for (let i = 0; i < 10; i++) {
       const source = system.nodes[i] ?? '';
       await createRunningVmi(system, `vm-low-${i}`, { node: source, memory: '48Mi' });
+      await waitEvaluated(system, `vm-low-${i}`);
       await createMigration(system, `low-${i}`, `vm-low-${i}`);
     }
     await eventually('all 10 to finish', async () => {

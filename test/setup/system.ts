@@ -129,6 +129,14 @@ export async function createRunningVmi(system: TestSystem, name: string, spec: V
   );
 }
 
+/** Waits until the VMI controller has published LiveMigratable (the webhook refuses a VMI not yet evaluated). */
+export async function waitEvaluated(system: TestSystem, name: string): Promise<void> {
+  await eventually(`${name} to be evaluated`, async () => {
+    const vmi = await getVmi(system, name);
+    return vmi.status?.conditions?.some((c) => c.type === 'LiveMigratable') ? true : undefined;
+  }, 30_000, 100);
+}
+
 export async function createMigration(system: TestSystem, name: string, vmiName: string, extraSpec: Record<string, unknown> = {}): Promise<void> {
   await system.custom.createNamespacedCustomObject({
     group: GROUP,

@@ -1,6 +1,6 @@
 // Test helpers: a throwaway CA and serving certificate for 127.0.0.1, and a small HTTPS client
 // that trusts it. Used by the webhook's tests and its benchmark.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,19 @@ export interface ServingCertificate {
   caPem: string;
 }
 
-export function createServingCertificate(name = 'webhook', dir = mkdtempSync(join(tmpdir(), 'live-migration-webhook-'))): ServingCertificate {
+const madeDirs = new Set<string>();
+// Callers remove their dir when done; this catches a run that ends before its afterAll does.
+process.once('exit', () => {
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function newCertificateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'live-migration-webhook-'));
+  madeDirs.add(dir);
+  return dir;
+}
+
+export function createServingCertificate(name = 'webhook', dir = newCertificateDir()): ServingCertificate {
   const ca = createCertificateAuthority(dir, `${name}-ca`, `${name}-ca`);
   const [certFile, keyFile] = issueCertificate(dir, name, ca, {
     commonName: name,
