@@ -13,6 +13,7 @@
 // server had just closed is sent once more on a fresh one.
 import { readFileSync } from 'node:fs';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import {
   AgentCallError,
@@ -37,16 +38,28 @@ export interface AgentClientTls {
   /** This caller's client certificate and key. */
   cert: Buffer | string;
   key: Buffer | string;
+  /**
+   * The name every agent's certificate carries (e.g. the chart's `<release>-agent.<ns>.svc`).
+   * Agents are dialled by node IP, and one certificate cannot list every node's IP; when set, the
+   * certificate is checked against this name instead of the address.
+   */
+  serverName?: string;
 }
 
 export interface AgentClientTlsFiles {
   caFile: string;
   certFile: string;
   keyFile: string;
+  serverName?: string;
 }
 
 export function readClientTls(files: AgentClientTlsFiles): AgentClientTls {
-  return { ca: readFileSync(files.caFile), cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+  return {
+    ca: readFileSync(files.caFile),
+    cert: readFileSync(files.certFile),
+    key: readFileSync(files.keyFile),
+    ...(files.serverName ? { serverName: files.serverName } : {}),
+  };
 }
 
 export interface HttpsAgentClientOptions {
@@ -181,7 +194,7 @@ export class HttpsAgentClient implements NodeAgentApi {
   private send(method: string, path: string, body: unknown): Promise<Answer> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const url = new URL(`${this.baseUrl}${path}`);
-    const { ca, cert, key } = this.options.tls;
+    const { ca, cert, key, serverName } = this.options.tls;
     const requestOptions: RequestOptions = {
       method,
       hostname: url.hostname.replace(/^\[|\]$/g, ''),
@@ -191,6 +204,7 @@ export class HttpsAgentClient implements NodeAgentApi {
       ca,
       cert,
       key,
+      ...(serverName ? { servername: serverName, checkServerIdentity: (_host: string, peer: PeerCertificate) => checkServerIdentity(serverName, peer) } : {}),
       headers: {
         accept: 'application/json',
         ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),

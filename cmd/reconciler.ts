@@ -4,6 +4,7 @@
 //   --watch-namespace / WATCH_NAMESPACE: reconcile one namespace only (default: all)
 //   --config-namespace / CONFIG_NAMESPACE (kubevirt), --config-name / CONFIG_NAME (kubevirt-config)
 //   --agent-ca-file, --agent-client-cert-file, --agent-client-key-file (mutual TLS to the agents; required)
+//   --agent-server-name / AGENT_SERVER_NAME: the name agents' certificates carry (checked instead of the node IP)
 //   --health-port / HEALTH_PORT (8081): /healthz, /readyz, /metrics
 //   --identity (hostname-pid), --workers (4), --log-level (info)
 //   --lease-duration-seconds (15), --renew-deadline-ms (10000), --retry-period-ms (2000)
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     'agent-ca-file': { type: 'string' },
     'agent-client-cert-file': { type: 'string' },
     'agent-client-key-file': { type: 'string' },
+    'agent-server-name': { type: 'string' },
     'health-port': { type: 'string' },
     identity: { type: 'string' },
     workers: { type: 'string' },
@@ -68,6 +70,7 @@ const reconciler = await startReconciler({
     caFile: required('agent-ca-file', values['agent-ca-file'] ?? env.AGENT_CA_FILE),
     certFile: required('agent-client-cert-file', values['agent-client-cert-file'] ?? env.AGENT_CLIENT_CERT_FILE),
     keyFile: required('agent-client-key-file', values['agent-client-key-file'] ?? env.AGENT_CLIENT_KEY_FILE),
+    serverName: values['agent-server-name'] ?? env.AGENT_SERVER_NAME,
   },
   healthPort: integer('health-port', values['health-port'] ?? env.HEALTH_PORT, 8081) ?? 8081,
   identity: values.identity,

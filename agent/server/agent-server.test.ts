@@ -56,7 +56,7 @@ let metrics: AgentMetrics;
 let source: Node;
 let target: Node;
 
-async function startNode(name: string): Promise<Node> {
+async function startNode(name: string, certName = 'agent'): Promise<Node> {
   const { driver, calls } = recording(new SimulationDriver({ nodeName: name, address: '127.0.0.1', clock, arrivals }));
   const agentApp = createAgentApp({
     nodeName: name,
@@ -68,7 +68,7 @@ async function startNode(name: string): Promise<Node> {
   });
   const server = await startAgentServer({
     app: agentApp.app,
-    tls: { certFile: join(dir, 'agent.crt'), keyFile: join(dir, 'agent.key'), clientCaFile: join(dir, 'ca.crt') },
+    tls: { certFile: join(dir, `${certName}.crt`), keyFile: join(dir, `${certName}.key`), clientCaFile: join(dir, 'ca.crt') },
     logger,
     reloadPollMs: 0,
   });
@@ -133,6 +133,8 @@ beforeAll(async () => {
   const ca = createCertificateAuthority(dir, 'ca', 'live-migration-agent-ca');
   serverCa = ca.cert;
   issueCertificate(dir, 'agent', ca, { commonName: 'live-migration-agent', altNames: { ips: ['127.0.0.1'] }, usage: 'server' });
+  // As the chart issues it: one certificate for every agent, naming a Service, no node IPs.
+  issueCertificate(dir, 'named-agent', ca, { commonName: 'live-migration-agent', altNames: { dns: ['lm-agent.lm-system.svc'] }, usage: 'server' });
   const load = ([cert, key]: [string, string]): AgentClientTls => ({ ca: readFileSync(ca.cert), cert: readFileSync(cert), key: readFileSync(key) });
   good = load(issueCertificate(dir, 'reconciler', ca, { commonName: 'live-migration-reconciler', usage: 'client' }));
   wrongCn = load(issueCertificate(dir, 'intruder', ca, { commonName: 'someone-else', usage: 'client' }));
@@ -181,6 +183,17 @@ describe('caller authentication (mutual TLS)', () => {
   it('a client that does not trust the agent’s certificate fails as Unauthenticated, not Unreachable', async () => {
     const untrusting = { ...good, ca: readFileSync(join(dir, 'other-ca.crt')) };
     await expect(client(source, untrusting).health()).rejects.toMatchObject({ code: 'Unauthenticated' });
+  });
+
+  it('an agent certified by name is checked against the configured server name, not its address', async () => {
+    const named = await startNode('node-named', 'named-agent');
+    try {
+      await expect(client(named).health()).rejects.toMatchObject({ code: 'Unauthenticated' });
+      await expect(client(named, { ...good, serverName: 'lm-agent.other.svc' }).health()).rejects.toMatchObject({ code: 'Unauthenticated' });
+      await expect(client(named, { ...good, serverName: 'lm-agent.lm-system.svc' }).health()).resolves.toMatchObject({ nodeName: 'node-named' });
+    } finally {
+      await named.server.close(100);
+    }
   });
 
   it('the allowed caller answers health', async () => {
