@@ -33,7 +33,7 @@ import {
   type TestHosts,
 } from '../hosts/index.js';
 import { readControlPlaneState } from '../setup/environment.js';
-import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
+import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, startTestSystem, waitEvaluated, type TestSystem } from '../setup/system.js';
 
 const log = (message: string) => process.stderr.write(`[libvirt-e2e] ${message}\n`);
 const MIB = 2 ** 20;
@@ -286,6 +286,7 @@ describe('live migration on libvirt, end to end', () => {
   it('a VMI whose domain is not on its node: the agent refuses to migrate it (NotFound) and nothing moves', async () => {
     // The API says "ghost" runs on A; A's libvirt has no such domain.
     await createRunningVmi(sys(), 'ghost', { node: nodeA, memory: '128Mi' });
+    await waitEvaluated(sys(), 'ghost');
     await createMigration(sys(), 'ghost', 'ghost');
     const seen = await watch('ghost', (v) => FINAL.has(v.status?.phase ?? ''), 60_000);
     expect(seen.vmim.status?.phase).toBe('Failed');
