@@ -2,7 +2,7 @@
 // rejection, mutation and config change is seen through `kubectl apply`.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../hack/control-plane/ports.js';
@@ -194,6 +194,8 @@ afterAll(async () => {
     webhook.kill('SIGTERM');
     await exited;
   }
+  // The certificate and the webhook's log; the tests have read what they need from it.
+  if (cert) rmSync(cert.dir, { recursive: true, force: true });
 });
 
 describe('admission webhook, through kubectl', () => {
