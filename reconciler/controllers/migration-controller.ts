@@ -401,13 +401,25 @@ export class MigrationController {
       await this.transition(vmim, [{ phase: 'TargetReady', ...answer.value }]);
       return;
     }
-    if ('refused' in answer && answer.refused) {
+    if (!this.agentSilentSince.has(uid)) this.agentSilentSince.set(uid, this.now());
+    return this.afterFailedCall(vmim, status, answer, 'target', stampMs(status, 'Scheduled'), targetNode);
+  }
+
+  /** A prepare or start the agent did not carry out: fail now if it refused, else wait within bounds. */
+  private async afterFailedCall(
+    vmim: VirtualMachineInstanceMigration,
+    status: MigrationStatus,
+    answer: { error: string; refused?: boolean },
+    agent: 'target' | 'source',
+    waitingSinceMs: number | undefined,
+    node: string | undefined,
+  ): Promise<ReconcileResult | void> {
+    if (answer.refused) {
       await this.releaseTarget(vmim);
-      await this.fail(vmim, FailureReason.TargetFailed, `the target agent refused: ${answer.error}`);
+      await this.fail(vmim, agent === 'target' ? FailureReason.TargetFailed : FailureReason.SourceFailed, `the ${agent} agent refused: ${answer.error}`);
       return;
     }
-    if (!this.agentSilentSince.has(uid)) this.agentSilentSince.set(uid, this.now());
-    const decision = this.waitingDecisionFor(vmim, status, stampMs(status, 'Scheduled') ?? this.now(), targetNode);
+    const decision = this.waitingDecisionFor(vmim, status, waitingSinceMs ?? this.now(), node);
     if (decision.action === 'abort') {
       await this.releaseTarget(vmim);
       await this.fail(vmim, decision.reason, `${decision.message} (last error: ${answer.error})`);
@@ -449,18 +461,7 @@ export class MigrationController {
       await this.mirror(vmim, running);
       return { requeueAfterMs: POLL_RUNNING_MS };
     }
-    if ('refused' in answer && answer.refused) {
-      await this.releaseTarget(vmim);
-      await this.fail(vmim, FailureReason.SourceFailed, `the source agent refused: ${answer.error}`);
-      return;
-    }
-    const decision = this.waitingDecisionFor(vmim, status, stampMs(status, 'TargetReady') ?? this.now(), state.sourceNode);
-    if (decision.action === 'abort') {
-      await this.releaseTarget(vmim);
-      await this.fail(vmim, decision.reason, `${decision.message} (last error: ${answer.error})`);
-      return;
-    }
-    return { requeueAfterMs: RETRY_AGENT_MS };
+    return this.afterFailedCall(vmim, status, answer, 'source', stampMs(status, 'TargetReady'), state.sourceNode);
   }
 
   private async watchRunning(vmim: VirtualMachineInstanceMigration, status: MigrationStatus): Promise<ReconcileResult | void> {
