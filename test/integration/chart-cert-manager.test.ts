@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { CHART_DIR, REPO_ROOT } from '../../api/generated-files.js';
 import { freePort } from '../../hack/control-plane/ports.js';
 import { stopComponent, type ComponentProcess } from '../../hack/system/local-system.js';
-import { createTestNamespace, kubectl, readControlPlaneState } from '../setup/environment.js';
+import { createTestNamespace, helm as runHelm, kubectl, readControlPlaneState } from '../setup/environment.js';
 import { eventually } from '../setup/system.js';
 
 const control = readControlPlaneState();
@@ -36,19 +36,8 @@ let fullname = '';
 let webhookPort = 0;
 let installed = false;
 
-function helm(args: string[]): { code: number; stdout: string; stderr: string } {
-  try {
-    const stdout = execFileSync(control.binaries.helm, ['--kubeconfig', control.kubeconfig, ...args], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 120_000,
-      env: { ...process.env, HELM_CACHE_HOME: join(workDir, 'helm-cache'), HELM_CONFIG_HOME: join(workDir, 'helm-config'), HELM_DATA_HOME: join(workDir, 'helm-data') },
-    });
-    return { code: 0, stdout, stderr: '' };
-  } catch (error) {
-    const e = error as { status?: number; stdout?: string; stderr?: string };
-    return { code: e.status ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+function helm(args: string[]) {
+  return runHelm(args, workDir);
 }
 
 function startProcess(name: string, command: string, args: string[], env: Record<string, string> = {}): ComponentProcess {

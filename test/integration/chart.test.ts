@@ -6,7 +6,7 @@
 // No kubelet runs here, so the chart's Deployments never start pods: the components run as local
 // processes, each with a kubeconfig holding a token of the chart's ServiceAccount for it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -20,31 +20,14 @@ import { MIGRATION_DEFAULTS } from '../../api/schemas/migration-config.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { freePort } from '../../hack/control-plane/ports.js';
 import { startAgentComponent, startLocalSystem, stopComponent, stopLocalSystem, type ComponentProcess, type LocalSystemState } from '../../hack/system/local-system.js';
-import { createTestNamespace, kubectl, readControlPlaneState } from '../setup/environment.js';
+import { createTestNamespace, helm as runHelm, kubectl, readControlPlaneState } from '../setup/environment.js';
 import { createRunningVmi, eventually, getMigration, getVmi, type TestSystem } from '../setup/system.js';
 
 const control = readControlPlaneState();
 const workDir = mkdtempSync(join(tmpdir(), 'live-migration-chart-'));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function helm(args: string[]): Run {
-  try {
-    const stdout = execFileSync(control.binaries.helm, ['--kubeconfig', control.kubeconfig, ...args], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 120_000,
-      env: { ...process.env, HELM_CACHE_HOME: join(workDir, 'helm-cache'), HELM_CONFIG_HOME: join(workDir, 'helm-config'), HELM_DATA_HOME: join(workDir, 'helm-data') },
-    });
-    return { code: 0, stdout, stderr: '' };
-  } catch (error) {
-    const e = error as { status?: number; stdout?: string; stderr?: string };
-    return { code: e.status ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+function helm(args: string[]) {
+  return runHelm(args, workDir);
 }
 
 interface K8sObject {
