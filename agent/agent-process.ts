@@ -17,7 +17,7 @@ import { createAgentApp, type AgentApp } from './server/agent-app.js';
 import { createAgentMetrics, type AgentMetrics } from './server/agent-metrics.js';
 import { callerCheck, type AllowedCaller } from './server/caller-check.js';
 import { startAgentServer, type AgentTlsFiles, type RunningAgentServer } from './server/https-server.js';
-import { LibvirtDriver } from './libvirt/libvirt-driver.js';
+import { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.js';
 import { ArrivalBoard, SimulationDriver } from './simulation/simulation-driver.js';
 
 /** What a driver is made from; one driver per hosted node. */
@@ -31,19 +31,11 @@ export interface DriverContext {
   logger?: Logger;
 }
 
-/** What the libvirt driver needs beyond the node name (see agent/libvirt/libvirt-driver.ts). */
-export interface LibvirtSettings {
-  /** This node's libvirt, e.g. qemu:///system. */
-  uri: string;
-  /** The address peers' libvirtd reach this node's libvirtd at. */
-  migrationAddress: string;
-  libvirtPort?: number;
-  migrationPortMin?: number;
-  peerUriScheme?: string;
-  /** Per-migration state files, for rediscovery after a restart. */
-  stateDir: string;
-  sampleIntervalMs?: number;
-}
+/** What the libvirt driver needs beyond the node name: its own options, as cmd/agent.ts flags set them. */
+export type LibvirtSettings = Pick<
+  LibvirtDriverOptions,
+  'uri' | 'migrationAddress' | 'libvirtPort' | 'migrationPortMin' | 'peerUriScheme' | 'stateDir' | 'sampleIntervalMs'
+>;
 export type DriverFactory = (context: DriverContext) => MigrationDriver;
 
 /** The drivers the agent can run; the libvirt driver adds its entry here. */

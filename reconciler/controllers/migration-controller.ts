@@ -358,6 +358,15 @@ export class MigrationController {
     return undefined;
   }
 
+  /** Before each agent call: a VMI that can no longer migrate ends the migration and frees the target. */
+  private async failedOnBlocker(vmim: VirtualMachineInstanceMigration, vmi: VirtualMachineInstance | undefined): Promise<boolean> {
+    const blocker = this.blocker(vmim, vmi);
+    if (!blocker) return false;
+    await this.releaseTarget(vmim);
+    await this.fail(vmim, blocker.reason, blocker.message);
+    return true;
+  }
+
   private configuration(vmim: VirtualMachineInstanceMigration): MigrationConfiguration {
     return this.deps.effectiveConfiguration(this.deps.config(), vmim.status?.migrationState?.migrationConfiguration ?? vmim.spec.migrationConfiguration);
   }
@@ -379,12 +388,7 @@ export class MigrationController {
     const uid = vmim.metadata.uid ?? '';
     const targetNode = status.migrationState?.targetNode;
     const vmi = this.vmiOf(vmim);
-    const blocker = this.blocker(vmim, vmi);
-    if (blocker) {
-      await this.releaseTarget(vmim);
-      await this.fail(vmim, blocker.reason, blocker.message);
-      return;
-    }
+    if (await this.failedOnBlocker(vmim, vmi)) return;
     const target = this.agent(targetNode);
     const answer = target
       ? await this.callAgent(uid, () =>
@@ -432,12 +436,7 @@ export class MigrationController {
     const uid = vmim.metadata.uid ?? '';
     const state = status.migrationState ?? {};
     const vmi = this.vmiOf(vmim);
-    const blocker = this.blocker(vmim, vmi);
-    if (blocker) {
-      await this.releaseTarget(vmim);
-      await this.fail(vmim, blocker.reason, blocker.message);
-      return;
-    }
+    if (await this.failedOnBlocker(vmim, vmi)) return;
     const config = this.configuration(vmim);
     const source = this.agent(state.sourceNode);
     const answer = source
