@@ -12,15 +12,23 @@ export function stopOnSignals(logger: Logger, message: string, stop: () => Promi
       stop().then(
         () => {
           logger.info({}, 'stopped');
-          process.exit(0);
+          exitAfterFlush(logger, 0);
         },
         (error: unknown) => {
           logger.error({ err: String(error) }, 'error while stopping');
-          process.exit(1);
+          exitAfterFlush(logger, 1);
         },
       );
     });
   }
   process.on('uncaughtException', (error) => logger.error({ err: error.stack ?? String(error) }, 'uncaught exception'));
   process.on('unhandledRejection', (error) => logger.error({ err: String(error) }, 'unhandled rejection'));
+}
+
+/**
+ * pino writes asynchronously: a line still being written when process.exit() runs can land after
+ * the lines flushed at exit, or not at all. Exit once everything logged is on disk, in order.
+ */
+function exitAfterFlush(logger: Logger, code: number): void {
+  logger.flush(() => process.exit(code));
 }
