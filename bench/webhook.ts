@@ -15,7 +15,7 @@ import autocannon from 'autocannon';
 import { REPO_ROOT } from '../api/generated-files.js';
 import { startControlPlane, stopControlPlane, type ControlPlaneState } from '../hack/control-plane/control-plane.js';
 import { freePort } from '../hack/control-plane/ports.js';
-import { createServingCertificate, httpsRequest, type ServingCertificate } from '../webhook/testing/https-client.js';
+import { createServingCertificate, httpsRequest, type ServingCertificate } from '../test/setup/https-client.js';
 import { pool } from './pool.js';
 
 const VMIS = 10_000;

@@ -48,6 +48,16 @@ export interface DefensiveInformerOptions<T extends ObjectWithMeta> {
   onEvent?: (event: InformerEvent, object: T) => void;
 }
 
+/** What a caller needs to judge whether this cache can be trusted right now (read-only). */
+export interface InformerHealth {
+  name: string;
+  synced: boolean;
+  /** Last event, watch (re)connect or completed list, in ms since the epoch; 0 before any. */
+  lastActivityAt: number;
+  staleAfterMs: number;
+  startTimeoutMs: number;
+}
+
 export interface InformerStats {
   generations: number;
   errors: number;
@@ -139,6 +149,11 @@ export class DefensiveInformer<T extends ObjectWithMeta> {
 
   hasSynced(): boolean {
     return this.current !== undefined;
+  }
+
+  health(): InformerHealth {
+    const { name, staleAfterMs, startTimeoutMs } = this.options;
+    return { name, synced: this.hasSynced(), lastActivityAt: this.stats.lastActivityAt, staleAfterMs, startTimeoutMs };
   }
 
   get(name: string, namespace?: string): T | undefined {

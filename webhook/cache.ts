@@ -9,13 +9,15 @@ import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
 import { DefensiveInformer, listAllPages, type InformerLogger, type ObjectList } from '../kube/informer.js';
 import { ConfigTracker, type ConfigInForce } from '../api/config-in-force.js';
 import type { WebhookMetrics } from './metrics.js';
+import { judgeCacheTrust, type CacheTrust } from './cache-trust.js';
 
 export interface AdmissionCache {
   configInForce(): ConfigInForce;
   /** The VMI from the cache, or fetched once from the API server on a miss; undefined if it does not exist. */
   getVmi(namespace: string, name: string): Promise<VirtualMachineInstance | undefined>;
   migrationsOfVmi(namespace: string, vmiName: string): readonly VirtualMachineInstanceMigration[];
-  hasSynced(): boolean;
+  /** Whether decisions may rely on the caches now (synced, and not silent past the bound). */
+  trust(): CacheTrust;
 }
 
 // Names the API server could hold; anything else cannot exist and is not worth a request.
@@ -30,6 +32,8 @@ export interface InformerCacheOptions {
   metrics: WebhookMetrics;
   logger: InformerLogger;
   staleAfterMs?: number;
+  /** Distrust a cache silent for longer than this; default from each informer's timings (cache-trust.ts). */
+  maxSilenceMs?: number;
 }
 
 export class InformerAdmissionCache implements AdmissionCache {
@@ -81,6 +85,11 @@ export class InformerAdmissionCache implements AdmissionCache {
 
   hasSynced(): boolean {
     return this.vmis.hasSynced() && this.vmims.hasSynced() && this.configMaps.hasSynced();
+  }
+
+  trust(now = Date.now()): CacheTrust {
+    const caches = [this.vmis, this.vmims, this.configMaps].map((informer) => informer.health());
+    return judgeCacheTrust(caches, now, this.options.maxSilenceMs);
   }
 
   configInForce(): ConfigInForce {

@@ -5,6 +5,7 @@ import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
 import { ConfigTracker, type ConfigInForce } from '../api/config-in-force.js';
 import type { AdmissionCache } from './cache.js';
+import { TRUSTED, type CacheTrust } from './cache-trust.js';
 
 export class MemoryAdmissionCache implements AdmissionCache {
   readonly vmis = new Map<string, VirtualMachineInstance>();
@@ -47,5 +48,9 @@ export class MemoryAdmissionCache implements AdmissionCache {
 
   hasSynced(): boolean {
     return this.synced;
+  }
+
+  trust(): CacheTrust {
+    return this.synced ? TRUSTED : { trusted: false, reason: 'not synced yet: memory' };
   }
 }

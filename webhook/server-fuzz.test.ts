@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { MemoryAdmissionCache } from './memory-cache.js';
 import { createWebhookMetrics } from './metrics.js';
 import { startWebhookServer, WEBHOOK_PATHS, type RunningWebhookServer } from './server.js';
-import { createServingCertificate, httpsRequest, type ServingCertificate } from './testing/https-client.js';
+import { createServingCertificate, httpsRequest, type ServingCertificate } from '../test/setup/https-client.js';
 import { CertificateReloader } from './tls.js';
 
 const TOTAL = 10_000;

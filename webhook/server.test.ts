@@ -6,7 +6,7 @@ import { issueCertificate } from '../hack/control-plane/pki.js';
 import { MemoryAdmissionCache } from './memory-cache.js';
 import { createWebhookMetrics } from './metrics.js';
 import { MAX_BODY_BYTES, startWebhookServer, type RunningWebhookServer } from './server.js';
-import { createServingCertificate, httpsRequest, type ServingCertificate } from './testing/https-client.js';
+import { createServingCertificate, httpsRequest, type ServingCertificate } from '../test/setup/https-client.js';
 import { CertificateReloader } from './tls.js';
 
 const logger = pino({ level: 'silent' });
@@ -114,6 +114,27 @@ describe('webhook HTTP server', () => {
     expect((await httpsRequest(url('/healthz'), { ca: cert.caPem })).status).toBe(200);
     cache.synced = true;
     expect((await httpsRequest(url('/readyz'), { ca: cert.caPem })).status).toBe(200);
+  });
+
+  it('refuses a migration create as retryable while its caches cannot be trusted, and decides again once they can', async () => {
+    cache.synced = false;
+    try {
+      const message =
+        "Cannot migrate VMI ns/vm1: the webhook's caches are not synced with the API server (not synced yet: memory), " +
+        'so it cannot tell whether a migration of this VMI is already in flight. Retry shortly.';
+      for (const path of ['/validate-migration', '/mutate-migration']) {
+        const res = await post(path, review(migrationRequest({ vmiName: 'vm1' })));
+        expect(res.json).toMatchObject({ response: { allowed: false, status: { code: 503, reason: 'ServiceUnavailable', message } } });
+      }
+      // An update reads no cache: still decided on its own merits.
+      const update = { ...migrationRequest({ vmiName: 'vm1' }), operation: 'UPDATE', oldObject: migrationRequest({ vmiName: 'vm1' }).object };
+      expect((await post('/validate-migration', review(update))).json).toMatchObject({ response: { allowed: true } });
+      const ready = await httpsRequest(url('/readyz'), { ca: cert.caPem });
+      expect(ready).toMatchObject({ status: 503, body: 'caches not synced (not synced yet: memory)' });
+    } finally {
+      cache.synced = true;
+    }
+    expect((await post('/validate-migration', review(migrationRequest({ vmiName: 'vm1' })))).json).toMatchObject({ response: { allowed: true } });
   });
 
   it('counts latency and decisions by reason in /metrics', async () => {

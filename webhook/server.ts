@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { AdmissionCache } from './cache.js';
+import { untrustedCacheMessage } from './cache-trust.js';
 import type { WebhookMetrics } from './metrics.js';
 import type { CertificateReloader } from './tls.js';
 import { mutateMigrationCreate } from './admission/mutate-migration.js';
@@ -97,9 +98,18 @@ function objectName(request: AdmissionRequest): string | undefined {
 async function decide(path: WebhookPath, request: AdmissionRequest, options: WebhookAppOptions): Promise<Decision> {
   const { cache } = options;
   const namespace = request.namespace ?? '';
+  const isMigrationCreate = request.operation === 'CREATE' && request.kind.kind === MIGRATION_KIND;
+  // A create decided from caches that may lack an in-flight migration could admit a second one of
+  // the same VMI: refuse it as retryable instead. Updates and the ConfigMap check read no cache.
+  if (isMigrationCreate && path !== WEBHOOK_PATHS.validateConfig) {
+    const trust = cache.trust();
+    if (!trust.trusted) {
+      return deny('CachesNotSynced', untrustedCacheMessage(qualifiedName(namespace, vmiNameOf(request.object)), trust.reason), 503);
+    }
+  }
   switch (path) {
     case WEBHOOK_PATHS.mutateMigration:
-      if (request.operation !== 'CREATE' || request.kind.kind !== MIGRATION_KIND) return allow('NotApplicable');
+      if (!isMigrationCreate) return allow('NotApplicable');
       return mutateMigrationCreate(namespace, request.object, cache.configInForce().config);
     case WEBHOOK_PATHS.validateMigration: {
       if (request.kind.kind !== MIGRATION_KIND) return allow('NotApplicable');
@@ -130,7 +140,8 @@ async function decide(path: WebhookPath, request: AdmissionRequest, options: Web
 function toResponse(uid: string, decision: Decision): AdmissionResponse {
   if (!decision.allowed) {
     const code = decision.code ?? 403;
-    const reason = code === 422 ? 'Invalid' : code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : code >= 500 ? 'InternalError' : 'Forbidden';
+    const reason =
+      code === 422 ? 'Invalid' : code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : code === 503 ? 'ServiceUnavailable' : code >= 500 ? 'InternalError' : 'Forbidden';
     return { uid, allowed: false, status: { code, message: decision.message, reason } };
   }
   const response: AdmissionResponse = { uid, allowed: true };
@@ -154,8 +165,9 @@ export function createWebhookApp(options: WebhookAppOptions): { app: express.Exp
     res.type('text/plain').send('ok');
   });
   app.get('/readyz', (_req, res) => {
-    const ready = !draining && options.cache.hasSynced();
-    res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ok' : draining ? 'shutting down' : 'caches not synced');
+    const trust = options.cache.trust();
+    const ready = !draining && trust.trusted;
+    res.status(ready ? 200 : 503).type('text/plain').send(draining ? 'shutting down' : trust.trusted ? 'ok' : `caches not synced (${trust.reason})`);
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());

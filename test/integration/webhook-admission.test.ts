@@ -6,7 +6,7 @@ import { openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../hack/control-plane/ports.js';
-import { createServingCertificate, httpsRequest, type ServingCertificate } from '../../webhook/testing/https-client.js';
+import { createServingCertificate, httpsRequest, type ServingCertificate } from '../setup/https-client.js';
 import { createTestNamespace, kubectl } from '../setup/environment.js';
 
 const TEST_LABEL = 'live-migration.test/webhook-admission';

@@ -77,6 +77,7 @@ export const DECISION_REASONS = [
   'SpecImmutable',
   'VMINameLabelImmutable',
   'InternalError',
+  'CachesNotSynced',
 ] as const;
 export type DecisionReason = (typeof DECISION_REASONS)[number];
 
