@@ -270,7 +270,11 @@ export interface AgentClientPoolOptions {
   timeoutMs?: number;
 }
 
-/** One client per (node, endpoint), sharing one keep-alive connection pool. */
+/**
+ * One client per node, for its current endpoint, sharing one keep-alive connection pool. A node
+ * whose endpoint changed gets a new client and the old one is dropped, so the pool holds at most
+ * one client per node (nothing per migration).
+ */
 export class AgentClientPool {
   private readonly clients = new Map<string, HttpsAgentClient>();
   private readonly agent = createKeepAliveAgent();
@@ -278,9 +282,8 @@ export class AgentClientPool {
   constructor(private readonly options: AgentClientPoolOptions) {}
 
   client(nodeName: string, endpoint: string): HttpsAgentClient {
-    const key = `${nodeName} ${endpoint}`;
-    let client = this.clients.get(key);
-    if (client === undefined) {
+    let client = this.clients.get(nodeName);
+    if (client === undefined || client.baseUrl !== endpoint.replace(/\/+$/, '')) {
       client = new HttpsAgentClient({
         nodeName,
         baseUrl: endpoint,
@@ -288,14 +291,14 @@ export class AgentClientPool {
         agent: this.agent,
         ...(this.options.timeoutMs !== undefined ? { timeoutMs: this.options.timeoutMs } : {}),
       });
-      this.clients.set(key, client);
+      this.clients.set(nodeName, client);
     }
     return client;
   }
 
   /** Drops clients of a node (its endpoint changed or it left). */
   forget(nodeName: string): void {
-    for (const [key, client] of this.clients) if (client.nodeName === nodeName) this.clients.delete(key);
+    this.clients.delete(nodeName);
   }
 
   get size(): number {

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { checkPrepareTargetRequest, checkStartMigrationRequest, isMigrationUid, type BodyCheck } from '../api-schemas.js';
 import { AgentCallError, type AgentHealth, type MigrationDriver } from '../contract.js';
 import type { AgentMetrics } from './agent-metrics.js';
+import { SingleFlight } from '../single-flight.js';
 import { MigrationTracker } from './migration-tracker.js';
 
 /** A request body is a few hundred bytes; 64 KiB leaves room for many annotations and no more. */
@@ -103,6 +104,9 @@ export function createAgentApp(options: AgentAppOptions): AgentApp {
   const { driver, nodeName, logger, metrics } = options;
   const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const tracker = new MigrationTracker(driver);
+  // One start per UID: a resend arriving while the first start is still being carried out waits
+  // for it instead of racing it (the drivers hold the same rule on their own).
+  const starts = new SingleFlight<string, { started: boolean; state?: string }>();
   metrics?.addMigrationSource(nodeName, () => tracker.counts());
   let draining = false;
 
@@ -178,15 +182,22 @@ export function createAgentApp(options: AgentAppOptions): AgentApp {
 
   app.post(AGENT_ROUTES.start, refuseWhileDraining, requireJson, parseJson, async (req: Request, res: Response) => {
     const request = body(req, checkStartMigrationRequest);
+    const uid = request.migrationUid;
     // 200 vs 202 tells the caller whether this call started it; either way it runs exactly once.
-    const known = await driver.migrationStatus(request.migrationUid);
-    if (known !== undefined) {
-      res.status(200).json({ started: false, state: known.state });
+    const follower = starts.get(uid) !== undefined;
+    const answer = await starts.run(uid, async () => {
+      const known = await driver.migrationStatus(uid);
+      if (known !== undefined) return { started: false, state: known.state };
+      await driver.startMigration(request);
+      tracker.add(uid);
+      return { started: true };
+    });
+    if (answer.started && !follower) {
+      res.status(202).json({ started: true });
       return;
     }
-    await driver.startMigration(request);
-    tracker.add(request.migrationUid);
-    res.status(202).json({ started: true });
+    const state = answer.state ?? (await driver.migrationStatus(uid))?.state ?? 'Running';
+    res.status(200).json({ started: false, state });
   });
 
   app.get(AGENT_ROUTES.health, (_req: Request, res: Response) => {

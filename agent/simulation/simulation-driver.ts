@@ -13,6 +13,12 @@
 //   (Agents in separate processes need a board backed by a network call; same interface.)
 // - Ports: the migration port and two proxied libvirt ports, in KubeVirt's shape
 //   ({ <port>: 0, <port+1>: 49152, <port+2>: 49153 }), allocated per prepared migration.
+// - One start per UID: prepare and start are reserved synchronously by UID (SingleFlight), so two
+//   concurrent calls make one guest and both get its answer.
+// - Bounded memory: records live in RecordTables. A finished migration (source: the guest completed
+//   or aborted; target: arrival confirmed) is kept for repeated calls, but only the newest
+//   FINISHED_KEPT and for an hour; a target prepared and never used goes after a day. The arrival
+//   board keeps at most ARRIVALS_KEPT deliveries nobody confirmed.
 import { parseQuantity, QuantityError } from '../../api/quantity.js';
 import type { Clock } from '../../reconciler/queue/clock.js';
 import type {
@@ -25,20 +31,44 @@ import type {
   StartMigrationRequest,
   TargetReady,
 } from '../contract.js';
+import { RecordTable } from '../record-table.js';
+import { SingleFlight } from '../single-flight.js';
 import { SimulatedGuest, type GuestMigrationState } from './simulated-guest.js';
 
 export const DIRTY_RATE_ANNOTATION = 'simulation.live-migration.io/dirty-rate';
 
+export const FINISHED_KEPT = 1024;
+export const FINISHED_TTL_MS = 3600_000;
+export const PREPARED_TTL_MS = 24 * 3600_000;
+export const ARRIVALS_KEPT = 10_000;
+
 /** Where completed migrations land; shared by the simulated nodes of one process. */
 export class ArrivalBoard {
-  private readonly arrived = new Map<string, string>(); // migration UID → node
+  private readonly arrived = new Map<string, string>(); // migration UID → node, oldest first
+
+  constructor(private readonly maxEntries = ARRIVALS_KEPT) {}
 
   deliver(migrationUid: string, nodeName: string): void {
+    if (this.arrived.get(migrationUid) === nodeName) return;
+    this.arrived.delete(migrationUid);
     this.arrived.set(migrationUid, nodeName);
+    for (const oldest of this.arrived.keys()) {
+      if (this.arrived.size <= this.maxEntries) break;
+      this.arrived.delete(oldest);
+    }
   }
 
   hasArrived(migrationUid: string, nodeName: string): boolean {
     return this.arrived.get(migrationUid) === nodeName;
+  }
+
+  /** The target has taken note of the arrival: the board need not hold it any more. */
+  forget(migrationUid: string): void {
+    this.arrived.delete(migrationUid);
+  }
+
+  get size(): number {
+    return this.arrived.size;
   }
 }
 
@@ -85,10 +115,17 @@ interface Outgoing {
   targetNode: string;
 }
 
+interface Incoming {
+  ready: TargetReady;
+  arrived: boolean;
+}
+
 export class SimulationDriver implements MigrationDriver {
   readonly name = 'simulation';
-  private readonly incoming = new Map<string, TargetReady>();
-  private readonly outgoing = new Map<string, Outgoing>();
+  private readonly incoming = new RecordTable<Incoming>({ maxFinished: FINISHED_KEPT, finishedTtlMs: FINISHED_TTL_MS, activeTtlMs: PREPARED_TTL_MS });
+  private readonly outgoing = new RecordTable<Outgoing>({ maxFinished: FINISHED_KEPT, finishedTtlMs: FINISHED_TTL_MS });
+  private readonly prepares = new SingleFlight<string, TargetReady>();
+  private readonly starts = new SingleFlight<string, void>();
   private readonly firstPort: number;
   private nextPort: number;
 
@@ -97,9 +134,20 @@ export class SimulationDriver implements MigrationDriver {
     this.nextPort = this.firstPort;
   }
 
-  async prepareTarget(request: PrepareTargetRequest): Promise<TargetReady> {
+  /** How many records the driver holds (for tests of its bound and for debugging). */
+  get recordCounts(): { incoming: number; outgoing: number } {
+    return { incoming: this.incoming.size, outgoing: this.outgoing.size };
+  }
+
+  prepareTarget(request: PrepareTargetRequest): Promise<TargetReady> {
     const known = this.incoming.get(request.migrationUid);
-    if (known !== undefined) return known;
+    if (known !== undefined) return Promise.resolve(known.ready);
+    return this.prepares.run(request.migrationUid, async () => this.prepareOnce(request));
+  }
+
+  private prepareOnce(request: PrepareTargetRequest): TargetReady {
+    const known = this.incoming.get(request.migrationUid);
+    if (known !== undefined) return known.ready;
     const port = this.nextPort;
     // Cycle through a fixed range, as a real node reuses its ports.
     this.nextPort = port + 3 >= this.firstPort + PORT_RANGE ? this.firstPort : port + 3;
@@ -108,11 +156,16 @@ export class SimulationDriver implements MigrationDriver {
       targetDirectMigrationNodePorts: { [String(port)]: 0, [String(port + 1)]: 49152, [String(port + 2)]: 49153 },
       targetPod: `simulated-agent-${this.options.nodeName}`,
     };
-    this.incoming.set(request.migrationUid, ready);
+    this.incoming.set(request.migrationUid, { ready, arrived: false }, this.options.clock.now());
     return ready;
   }
 
-  async startMigration(request: StartMigrationRequest): Promise<void> {
+  startMigration(request: StartMigrationRequest): Promise<void> {
+    if (this.outgoing.has(request.migrationUid)) return Promise.resolve();
+    return this.starts.run(request.migrationUid, async () => this.startOnce(request));
+  }
+
+  private startOnce(request: StartMigrationRequest): void {
     if (this.outgoing.has(request.migrationUid)) return;
     const guest = new SimulatedGuest({
       memoryBytes: request.memoryBytes,
@@ -122,7 +175,8 @@ export class SimulationDriver implements MigrationDriver {
       ...(request.maxDowntimeMs !== undefined ? { maxDowntimeMs: request.maxDowntimeMs } : {}),
       ...(this.options.linkBytesPerSecond !== undefined ? { linkBytesPerSecond: this.options.linkBytesPerSecond } : {}),
     });
-    this.outgoing.set(request.migrationUid, { guest, advancedTo: this.options.clock.now(), targetNode: request.destination.nodeName });
+    const now = this.options.clock.now();
+    this.outgoing.set(request.migrationUid, { guest, advancedTo: now, targetNode: request.destination.nodeName }, now);
   }
 
   async migrationStatus(migrationUid: string): Promise<MigrationJobStatus | undefined> {
@@ -153,7 +207,16 @@ export class SimulationDriver implements MigrationDriver {
   }
 
   async confirmArrival(migrationUid: string): Promise<ArrivalStatus> {
-    return { domainDetected: this.options.arrivals.hasArrived(migrationUid, this.options.nodeName) };
+    const record = this.incoming.get(migrationUid);
+    if (record?.arrived) return { domainDetected: true };
+    const arrived = this.options.arrivals.hasArrived(migrationUid, this.options.nodeName);
+    if (arrived && record !== undefined) {
+      // Noted here, so the shared board can let go of it and the record can age out.
+      record.arrived = true;
+      this.incoming.finish(migrationUid, this.options.clock.now());
+      this.options.arrivals.forget(migrationUid);
+    }
+    return { domainDetected: arrived };
   }
 
   async releaseTarget(migrationUid: string): Promise<void> {
@@ -169,7 +232,13 @@ export class SimulationDriver implements MigrationDriver {
       job.guest.tick(now - job.advancedTo);
       job.advancedTo = now;
     }
-    if (job.guest.currentState === 'Completed') this.options.arrivals.deliver(migrationUid, job.targetNode);
+    const state = job.guest.currentState;
+    if (state === 'Completed' || state === 'Aborted') {
+      if (!this.outgoing.isFinished(migrationUid)) {
+        if (state === 'Completed') this.options.arrivals.deliver(migrationUid, job.targetNode);
+        this.outgoing.finish(migrationUid, now);
+      }
+    }
     return job;
   }
 }
