@@ -33,6 +33,17 @@
 //   starts. After a restart, a migration without an outcome is watched again from libvirt: an
 //   outgoing job on the domain is still running (libvirt's p2p job outlives the virsh that started
 //   it); domain gone → Completed; domain here and no job → Aborted (abort had been asked) or Failed.
+// - Agent replacement (state dir gone): the migration UID is also written into the domain's own
+//   metadata before the job starts (domain-metadata.ts). A new agent scans its libvirt at start and
+//   adopts every outgoing migration job on a domain whose element names this node; a call about a
+//   UID it does not know looks for it there again. A domain found with the UID and no job means
+//   the job ended unwatched: Failed (the guest is still here), never Completed.
+// - One start per UID: prepare and start reserve the UID synchronously (SingleFlight) before their
+//   first await, so concurrent calls share one outcome and one `virsh migrate`; a domain that
+//   already has an outgoing job of the same UID (another agent instance started it) is adopted,
+//   a job of anything else is a Conflict.
+// - Bounded memory: records live in RecordTables; finished ones (and their state files) are kept
+//   for an hour or the newest 1024, a prepared target for a day or an hour after its arrival.
 import type {
   AbortResult,
   ArrivalStatus,
@@ -55,12 +66,18 @@ import {
   toProgressSample,
   type DomainState,
 } from './parse.js';
+import { RecordTable } from '../record-table.js';
+import { SingleFlight } from '../single-flight.js';
+import { readMetadata, scanDomains, writeMetadata, type MigrationMetadata } from './domain-metadata.js';
 import { StateStore, type IncomingRecord, type OutcomeRecord, type OutgoingRecord } from './state-store.js';
 import { spawnVirsh, virsh, VirshError, type VirshChild } from './virsh.js';
 
 export const DEFAULT_LIBVIRT_PORT = 16509;
 export const DEFAULT_MIGRATION_PORT_MIN = 49152;
 const MIB = 1024 * 1024;
+const FINISHED_KEPT = 1024;
+const FINISHED_TTL_MS = 3600_000;
+const PREPARED_TTL_MS = 24 * 3600_000;
 
 export interface DriverLog {
   info(o: Record<string, unknown>, m: string): void;
@@ -108,33 +125,84 @@ interface OutgoingJob {
 
 const silentLog: DriverLog = { info: () => {}, warn: () => {} };
 
+interface Incoming {
+  record: IncomingRecord;
+  arrived: boolean;
+}
+
 export class LibvirtDriver implements MigrationDriver {
   readonly name = 'libvirt';
-  private readonly outgoing = new Map<string, OutgoingJob>();
-  private readonly incoming = new Map<string, IncomingRecord>();
+  private readonly outgoing: RecordTable<OutgoingJob>;
+  private readonly incoming: RecordTable<Incoming>;
+  private readonly starts = new SingleFlight<string, void>();
+  private readonly prepares = new SingleFlight<string, TargetReady>();
+  private readonly lookups = new SingleFlight<string, OutgoingJob | undefined>();
   private readonly store: StateStore;
   private readonly log: DriverLog;
   private readonly now: () => Date;
+  /** The first look at libvirt for jobs started by an earlier agent; calls wait for it. */
+  private readonly discovery: Promise<void>;
+  private closed = false;
 
   constructor(private readonly options: LibvirtDriverOptions) {
     this.log = options.log ?? silentLog;
     this.now = options.now ?? (() => new Date());
     this.store = new StateStore(options.stateDir);
+    this.outgoing = new RecordTable({
+      maxFinished: FINISHED_KEPT,
+      finishedTtlMs: FINISHED_TTL_MS,
+      onEvict: (_uid, job) => this.store.remove(job.record),
+    });
+    this.incoming = new RecordTable({
+      maxFinished: FINISHED_KEPT,
+      finishedTtlMs: FINISHED_TTL_MS,
+      activeTtlMs: PREPARED_TTL_MS,
+      onEvict: (_uid, entry) => this.store.remove(entry.record),
+    });
     this.rediscover();
+    this.discovery = this.discoverInLibvirt();
+  }
+
+  private get nowMs(): number {
+    return this.now().getTime();
+  }
+
+  /** How many records the driver holds (for tests of its bound and for debugging). */
+  get recordCounts(): { incoming: number; outgoing: number } {
+    return { incoming: this.incoming.size, outgoing: this.outgoing.size };
   }
 
   private get node(): string {
     return this.options.nodeName;
   }
 
+  /**
+   * Stops watching (sampling timers) at shutdown. libvirt's jobs go on; the next agent finds them.
+   */
+  close(): void {
+    this.closed = true;
+    for (const job of this.outgoing.values()) {
+      if (job.timer) clearTimeout(job.timer);
+      job.timer = undefined;
+    }
+  }
+
   // ---- target side ----
 
-  async prepareTarget(request: PrepareTargetRequest): Promise<TargetReady> {
+  prepareTarget(request: PrepareTargetRequest): Promise<TargetReady> {
     const known = this.incoming.get(request.migrationUid);
-    if (known) return known.ready;
+    if (known) return Promise.resolve(known.record.ready);
+    return this.prepares.run(request.migrationUid, () => this.prepareOnce(request));
+  }
+
+  private async prepareOnce(request: PrepareTargetRequest): Promise<TargetReady> {
     const domain = domainName(request.vmi);
     const existing = await this.domainState(domain);
-    if (existing) {
+    const known = this.incoming.get(request.migrationUid);
+    if (known) return known.record.ready;
+    // Already here as this migration's incoming domain (an agent that lost its state is asked again).
+    const ours = existing ? await readMetadata(this.options.uri, domain) : undefined;
+    if (existing && !(ours?.migrationUid === request.migrationUid && ours.sourceNode !== this.node)) {
       throw new AgentCallError('Conflict', this.node, `domain ${domain} already exists on ${this.node} (${describe(existing)}); it cannot receive it again`);
     }
     const libvirtPort = this.options.libvirtPort ?? DEFAULT_LIBVIRT_PORT;
@@ -153,31 +221,45 @@ export class LibvirtDriver implements MigrationDriver {
       ready,
     };
     this.store.save(record);
-    this.incoming.set(request.migrationUid, record);
+    this.incoming.set(request.migrationUid, { record, arrived: false }, this.nowMs);
     this.log.info({ node: this.node, uid: request.migrationUid, domain }, 'target prepared');
     return ready;
   }
 
   async confirmArrival(migrationUid: string): Promise<ArrivalStatus> {
-    const record = this.incoming.get(migrationUid);
-    if (!record) return { domainDetected: false };
-    const state = await this.domainState(record.domain);
+    const entry = this.incoming.get(migrationUid);
+    if (entry?.arrived) return { domainDetected: true };
+    // Not prepared by this agent (its state is gone): the domain carrying the UID is the arrival.
+    const domain = entry?.record.domain ?? (await scanDomains(this.options.uri)).find((d) => d.metadata.migrationUid === migrationUid && d.metadata.sourceNode !== this.node)?.domain;
+    if (domain === undefined) return { domainDetected: false };
+    const state = await this.domainState(domain);
     // An incoming domain is "paused (migrating)" until the switch-over; then it runs.
-    return { domainDetected: state?.state === 'running' };
+    const arrived = state?.state === 'running';
+    if (arrived && entry) {
+      entry.arrived = true;
+      this.incoming.finish(migrationUid, this.nowMs);
+    }
+    return { domainDetected: arrived };
   }
 
   async releaseTarget(migrationUid: string): Promise<void> {
-    const record = this.incoming.get(migrationUid);
-    if (!record) return;
+    const entry = this.incoming.get(migrationUid);
+    if (!entry) return;
     // Nothing to destroy: libvirt removes a failed incoming domain itself, and a domain that did
     // arrive is the guest, which this call must never touch.
     this.incoming.delete(migrationUid);
-    this.store.remove(record);
+    this.store.remove(entry.record);
   }
 
   // ---- source side ----
 
-  async startMigration(request: StartMigrationRequest): Promise<void> {
+  startMigration(request: StartMigrationRequest): Promise<void> {
+    if (this.outgoing.has(request.migrationUid)) return Promise.resolve();
+    return this.starts.run(request.migrationUid, () => this.startOnce(request));
+  }
+
+  private async startOnce(request: StartMigrationRequest): Promise<void> {
+    await this.discovery;
     if (this.outgoing.has(request.migrationUid)) return;
     const domain = domainName(request.vmi);
     const state = await this.domainState(domain);
@@ -185,10 +267,17 @@ export class LibvirtDriver implements MigrationDriver {
     if (state.state !== 'running') {
       throw new AgentCallError('Conflict', this.node, `domain ${domain} is ${describe(state)} on ${this.node}; only a running domain live-migrates`);
     }
-    for (const job of this.outgoing.values()) {
-      if (job.record.domain === domain && job.record.outcome === undefined) {
-        throw new AgentCallError('Conflict', this.node, `domain ${domain} is already migrating (migration ${job.record.migrationUid})`);
+    this.refuseIfMigrating(domain, request.migrationUid);
+    // A job libvirt runs on the domain already: ours if it is this UID's outgoing migration
+    // (started by an agent instance before this one), else someone else's.
+    const stats = parseJobStats(await virsh(this.options.uri, ['domjobinfo', '--rawstats', domain], { timeoutMs: 4_000 }));
+    if (stats.type === 'Bounded' || stats.type === 'Unbounded') {
+      const metadata = await readMetadata(this.options.uri, domain);
+      if (stats.operation === JOB_OPERATION_MIGRATION_OUT && metadata?.migrationUid === request.migrationUid && metadata.sourceNode === this.node) {
+        if (!this.outgoing.has(request.migrationUid)) this.adopt(domain, metadata);
+        return;
       }
+      throw new AgentCallError('Conflict', this.node, `domain ${domain} has a libvirt job already (operation ${stats.operation ?? 'unknown'}${metadata ? `, migration ${metadata.migrationUid}` : ''})`);
     }
     const portEntry = Object.entries(request.destination.ports).find(([, proxied]) => proxied === 0);
     if (!portEntry || !request.destination.address) {
@@ -217,10 +306,13 @@ export class LibvirtDriver implements MigrationDriver {
       destinationUri,
       startedAt: this.now().toISOString(),
     };
-    // Written before virsh starts: after a crash the job is found in libvirt by this domain name.
+    // Both written before virsh starts: after a crash the job is found by its domain, from the
+    // state file or, with the state dir gone, from the domain's own metadata.
+    await writeMetadata(this.options.uri, domain, { migrationUid: record.migrationUid, sourceNode: this.node, targetNode: record.targetNode, startedAt: record.startedAt });
+    this.refuseIfMigrating(domain, request.migrationUid);
     this.store.save(record);
     const job: OutgoingJob = { record, state: 'Running', probedOnce: false };
-    this.outgoing.set(request.migrationUid, job);
+    this.outgoing.set(request.migrationUid, job, this.nowMs);
     const child = spawnVirsh(this.options.uri, args, this.options.maxMigrationMs ?? 24 * 3600_000);
     job.child = child;
     this.log.info({ node: this.node, uid: request.migrationUid, domain, args: args.join(' '), pid: child.pid }, 'migration started');
@@ -235,8 +327,16 @@ export class LibvirtDriver implements MigrationDriver {
     this.scheduleSample(job);
   }
 
+  private refuseIfMigrating(domain: string, migrationUid: string): void {
+    for (const job of this.outgoing.values()) {
+      if (job.record.domain === domain && job.record.outcome === undefined && job.record.migrationUid !== migrationUid) {
+        throw new AgentCallError('Conflict', this.node, `domain ${domain} is already migrating (migration ${job.record.migrationUid})`);
+      }
+    }
+  }
+
   async migrationStatus(migrationUid: string): Promise<MigrationJobStatus | undefined> {
-    const job = this.outgoing.get(migrationUid);
+    const job = await this.findOutgoing(migrationUid);
     if (!job) return undefined;
     if (job.record.outcome === undefined) {
       // The first call after a (re)start needs a full look; later ones a quick one, because the
@@ -254,7 +354,7 @@ export class LibvirtDriver implements MigrationDriver {
   }
 
   async abortMigration(migrationUid: string): Promise<AbortResult> {
-    const job = this.outgoing.get(migrationUid);
+    const job = await this.findOutgoing(migrationUid);
     if (!job) return { result: 'not-found' };
     await this.probe(job);
     if (job.record.outcome) return abortResultOf(job.record.outcome);
@@ -284,10 +384,65 @@ export class LibvirtDriver implements MigrationDriver {
     throw new Error(`abort of ${job.record.domain} requested; libvirt's migration job has not ended yet`);
   }
 
+  // ---- finding a job this agent did not start ----
+
+  /** The job of a UID: known, being started, or found in libvirt by the domain's metadata. */
+  private async findOutgoing(migrationUid: string): Promise<OutgoingJob | undefined> {
+    const known = this.outgoing.get(migrationUid);
+    if (known) return known;
+    const starting = this.starts.get(migrationUid);
+    if (starting) await starting.catch(() => undefined);
+    return this.outgoing.get(migrationUid) ?? this.lookups.run(migrationUid, () => this.lookUp(migrationUid));
+  }
+
+  private async lookUp(migrationUid: string): Promise<OutgoingJob | undefined> {
+    await this.discovery;
+    const found = (await scanDomains(this.options.uri)).find((d) => d.metadata.migrationUid === migrationUid && d.metadata.sourceNode === this.node);
+    const starting = this.starts.get(migrationUid);
+    if (starting) await starting.catch(() => undefined);
+    const known = this.outgoing.get(migrationUid);
+    if (known || !found) return known;
+    // Found with or without a job: the first probe tells which (no job, domain here → Failed).
+    return this.adopt(found.domain, found.metadata);
+  }
+
+  /** Watches a migration job found in libvirt (started by an agent instance before this one). */
+  private adopt(domain: string, metadata: MigrationMetadata): OutgoingJob {
+    const record: OutgoingRecord = {
+      kind: 'outgoing',
+      migrationUid: metadata.migrationUid,
+      domain,
+      targetNode: metadata.targetNode,
+      destinationUri: '',
+      startedAt: metadata.startedAt,
+    };
+    this.store.save(record);
+    const job: OutgoingJob = { record, state: 'Running', probedOnce: false };
+    this.outgoing.set(record.migrationUid, job, this.nowMs);
+    this.log.info({ node: this.node, uid: record.migrationUid, domain }, 'migration found in libvirt (started by an earlier agent); watching it');
+    void this.probe(job).finally(() => this.scheduleSample(job));
+    return job;
+  }
+
+  /** At start: every outgoing migration job on a domain whose metadata names this node is adopted. */
+  private async discoverInLibvirt(): Promise<void> {
+    try {
+      for (const { domain, metadata } of await scanDomains(this.options.uri)) {
+        if (metadata.sourceNode !== this.node || this.outgoing.has(metadata.migrationUid)) continue;
+        const stats = parseJobStats(await virsh(this.options.uri, ['domjobinfo', '--rawstats', domain], { timeoutMs: 4_000 }));
+        const running = (stats.type === 'Bounded' || stats.type === 'Unbounded') && stats.operation === JOB_OPERATION_MIGRATION_OUT;
+        if (running && !this.outgoing.has(metadata.migrationUid)) this.adopt(domain, metadata);
+      }
+    } catch (error) {
+      // libvirt not answering yet: calls about unknown UIDs look again.
+      this.log.warn({ node: this.node, err: error instanceof Error ? error.message : String(error) }, 'could not look for migration jobs in libvirt');
+    }
+  }
+
   // ---- watching a job ----
 
   private scheduleSample(job: OutgoingJob): void {
-    if (job.record.outcome || job.timer) return;
+    if (job.record.outcome || job.timer || this.closed) return;
     job.timer = setTimeout(() => {
       job.timer = undefined;
       void this.probe(job).finally(() => this.scheduleSample(job));
@@ -297,7 +452,7 @@ export class LibvirtDriver implements MigrationDriver {
 
   /** One look at libvirt (shared by concurrent callers); may settle the outcome. */
   private probe(job: OutgoingJob): Promise<void> {
-    if (job.record.outcome) return Promise.resolve();
+    if (job.record.outcome || this.closed) return Promise.resolve();
     job.probing ??= this.probeOnce(job)
       .catch((error: unknown) => {
         // A failed look (libvirt busy or down) changes nothing we know; the next sample tries again.
@@ -315,8 +470,9 @@ export class LibvirtDriver implements MigrationDriver {
     // domstate first: it takes no job lock, so it answers even while libvirt is busy finishing the
     // migration (when domjobinfo may wait), and a paused source means the switch-over has begun.
     const before = await this.domainState(domain);
-    // --undefinesource removes the domain only once the target has it running.
-    if (!before) return this.finish(job, { state: 'Completed' });
+    // --undefinesource removes the domain only once the target has it running ("shut off
+    // (migrated)" is the instant before).
+    if (!before || isMigratedAway(before)) return this.finish(job, { state: 'Completed' });
     const paused = before.state === 'paused';
     if (paused && job.state === 'Running') job.state = 'SwitchingOver';
     let statsText: string;
@@ -343,7 +499,7 @@ export class LibvirtDriver implements MigrationDriver {
     if (job.child && job.childResult === undefined) return;
     const result = job.childResult;
     const state = await this.domainState(domain);
-    if (!state) return this.finish(job, { state: 'Completed' });
+    if (!state || isMigratedAway(state)) return this.finish(job, { state: 'Completed' });
     if (result?.ok) {
       return this.finish(job, { state: 'Failed', failure: `virsh migrate returned, but domain ${domain} is still ${describe(state)} on ${this.node}` });
     }
@@ -367,7 +523,7 @@ export class LibvirtDriver implements MigrationDriver {
   private async quickLook(job: OutgoingJob): Promise<void> {
     const state = await this.domainState(job.record.domain).catch(() => 'unknown' as const);
     if (state === 'unknown' || job.record.outcome) return;
-    if (!state) return this.finish(job, { state: 'Completed' });
+    if (!state || isMigratedAway(state)) return this.finish(job, { state: 'Completed' });
     if (state.state === 'paused' && job.state === 'Running') job.state = 'SwitchingOver';
   }
 
@@ -378,6 +534,7 @@ export class LibvirtDriver implements MigrationDriver {
     if (job.timer) clearTimeout(job.timer);
     job.timer = undefined;
     this.store.save(job.record);
+    this.outgoing.finish(job.record.migrationUid, this.nowMs);
     this.log.info({ node: this.node, uid: job.record.migrationUid, domain: job.record.domain, outcome: outcome.state, failure: outcome.failure }, 'migration ended');
   }
 
@@ -393,26 +550,32 @@ export class LibvirtDriver implements MigrationDriver {
 
   /** After a restart: migrations from the state dir, watched again from libvirt. */
   private rediscover(): void {
-    const nowMs = this.now().getTime();
     const records = this.store.load((file, error) => this.log.warn({ node: this.node, file, err: error }, 'unreadable migration state file ignored'));
-    for (const record of records) {
+    // Oldest outcome first, so the bound evicts in the order they finished.
+    const at = (r: (typeof records)[number]) => (r.kind === 'outgoing' && r.outcome ? Date.parse(r.outcome.at) : 0);
+    for (const record of records.sort((x, y) => at(x) - at(y))) {
       if (record.kind === 'incoming') {
-        if (nowMs - Date.parse(record.preparedAt) > 24 * 3600_000) this.store.remove(record);
-        else this.incoming.set(record.migrationUid, record);
-        continue;
-      }
-      if (record.outcome && nowMs - Date.parse(record.outcome.at) > 3600_000) {
-        this.store.remove(record);
+        this.incoming.set(record.migrationUid, { record, arrived: false }, Date.parse(record.preparedAt));
         continue;
       }
       const job: OutgoingJob = { record, state: record.outcome?.state ?? 'Running', probedOnce: false };
-      this.outgoing.set(record.migrationUid, job);
-      if (!record.outcome) {
-        this.log.info({ node: this.node, uid: record.migrationUid, domain: record.domain }, 'resuming watch of a migration started before this agent');
-        void this.probe(job).finally(() => this.scheduleSample(job));
+      this.outgoing.set(record.migrationUid, job, Date.parse(record.startedAt));
+      if (record.outcome) {
+        this.outgoing.finish(record.migrationUid, Date.parse(record.outcome.at));
+        continue;
       }
+      this.log.info({ node: this.node, uid: record.migrationUid, domain: record.domain }, 'resuming watch of a migration started before this agent');
+      void this.probe(job).finally(() => this.scheduleSample(job));
     }
+    // Whatever is past its time goes now, state files included.
+    this.incoming.prune(this.nowMs);
+    this.outgoing.prune(this.nowMs);
   }
+
+}
+
+function isMigratedAway(state: DomainState): boolean {
+  return state.state === 'shut off' && state.reason === 'migrated';
 }
 
 function describe(state: DomainState): string {

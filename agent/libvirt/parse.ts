@@ -138,6 +138,7 @@ export type LibvirtErrorKind =
   | 'aborted-by-client'
   | 'unreachable'
   | 'busy'
+  | 'no-metadata'
   | 'other';
 
 export function classifyLibvirtError(message: string): LibvirtErrorKind {
@@ -147,6 +148,7 @@ export function classifyLibvirtError(message: string): LibvirtErrorKind {
   if (/failed to connect to the hypervisor|Failed to connect socket|unable to connect to server|End of file while reading data|Cannot recv data|Broken pipe/.test(message)) {
     return 'unreachable';
   }
+  if (/metadata not found|Requested metadata element is not present/.test(message)) return 'no-metadata';
   if (/cannot acquire state change lock|another migration job is already running/i.test(message)) return 'busy';
   return 'other';
 }
