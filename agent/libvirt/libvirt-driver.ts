@@ -6,12 +6,7 @@
 //   KubeVirt's virt-launcher names it. Both parts are DNS labels, which never contain `_`, so the
 //   mapping is one-to-one. A call about a VMI whose domain this node's libvirt does not have is
 //   refused with NotFound: the agent never touches a domain that is not on its node.
-// - prepareTarget: checks that libvirt answers and that no domain of that name is here already
-//   (Conflict), remembers the migration, and answers with the address and ports this node's
-//   libvirtd listens on for peers (`--migration-address`, libvirtd's TCP port → 0, and the first
-//   QEMU incoming-migration ports → themselves: no proxy stands between, unlike KubeVirt's). With
-//   peer-to-peer migration the target's libvirtd creates the incoming domain itself; nothing else
-//   needs reserving.
+// - prepareTarget, confirmArrival, releaseTarget: libvirt-target.ts.
 // - startMigration: `virsh migrate --live --p2p --persistent --undefinesource [--bandwidth MiB/s]
 //   [--auto-converge] [--copy-storage-all] DOM qemu+tcp://<target address>:<libvirt port>/system`,
 //   spawned and tracked, never awaited: the call answers at once. Bandwidth: bytes/s rounded down
@@ -54,13 +49,11 @@ import type {
   ProgressSample,
   StartMigrationRequest,
   TargetReady,
-  VmiRef,
 } from '../contract.js';
 import { AgentCallError } from '../contract.js';
 import {
   classifyLibvirtError,
   JOB_OPERATION_MIGRATION_OUT,
-  parseDomainState,
   parseJobStats,
   parseLocalDisks,
   toProgressSample,
@@ -69,48 +62,16 @@ import {
 import { RecordTable } from '../record-table.js';
 import { SingleFlight } from '../single-flight.js';
 import { readMetadata, scanDomains, writeMetadata, type MigrationMetadata } from './domain-metadata.js';
-import { StateStore, type IncomingRecord, type OutcomeRecord, type OutgoingRecord } from './state-store.js';
+import { describe, domainName, isMigratedAway, readDomainState, silentLog, type DriverLog, type LibvirtDriverOptions } from './libvirt-common.js';
+import { LibvirtTarget } from './libvirt-target.js';
+import { StateStore, type OutcomeRecord, type OutgoingRecord } from './state-store.js';
 import { spawnVirsh, virsh, VirshError, type VirshChild } from './virsh.js';
 
-export const DEFAULT_LIBVIRT_PORT = 16509;
-export const DEFAULT_MIGRATION_PORT_MIN = 49152;
+export { DEFAULT_LIBVIRT_PORT, DEFAULT_MIGRATION_PORT_MIN, domainName, type DriverLog, type LibvirtDriverOptions } from './libvirt-common.js';
+
 const MIB = 1024 * 1024;
 const FINISHED_KEPT = 1024;
 const FINISHED_TTL_MS = 3600_000;
-const PREPARED_TTL_MS = 24 * 3600_000;
-
-export interface DriverLog {
-  info(o: Record<string, unknown>, m: string): void;
-  warn(o: Record<string, unknown>, m: string): void;
-}
-
-export interface LibvirtDriverOptions {
-  nodeName: string;
-  /** This node's libvirt, e.g. qemu:///system. */
-  uri: string;
-  /** The address other nodes' libvirtd reach this node's libvirtd at (its listen_addr). */
-  migrationAddress: string;
-  /** libvirtd's TCP port (tcp_port); 16509. */
-  libvirtPort?: number;
-  /** QEMU's first incoming-migration port (qemu.conf migration_port_min); 49152. */
-  migrationPortMin?: number;
-  /** How the source's libvirtd connects to the target's: qemu+tcp (default) or qemu+tls. */
-  peerUriScheme?: string;
-  /** Where the per-migration state files live. */
-  stateDir: string;
-  sampleIntervalMs?: number;
-  /** How long abortMigration waits for libvirt's job to end before answering with an error. */
-  abortWaitMs?: number;
-  /** Last-resort bound on one virsh migrate (the reconciler's timeouts abort long before). */
-  maxMigrationMs?: number;
-  log?: DriverLog;
-  now?: () => Date;
-}
-
-/** KubeVirt's domain name for a VMI. */
-export function domainName(vmi: Pick<VmiRef, 'namespace' | 'name'>): string {
-  return `${vmi.namespace}_${vmi.name}`;
-}
 
 interface OutgoingJob {
   record: OutgoingRecord;
@@ -123,19 +84,11 @@ interface OutgoingJob {
   timer?: NodeJS.Timeout;
 }
 
-const silentLog: DriverLog = { info: () => {}, warn: () => {} };
-
-interface Incoming {
-  record: IncomingRecord;
-  arrived: boolean;
-}
-
 export class LibvirtDriver implements MigrationDriver {
   readonly name = 'libvirt';
   private readonly outgoing: RecordTable<OutgoingJob>;
-  private readonly incoming: RecordTable<Incoming>;
+  private readonly target: LibvirtTarget;
   private readonly starts = new SingleFlight<string, void>();
-  private readonly prepares = new SingleFlight<string, TargetReady>();
   private readonly lookups = new SingleFlight<string, OutgoingJob | undefined>();
   private readonly store: StateStore;
   private readonly log: DriverLog;
@@ -153,12 +106,7 @@ export class LibvirtDriver implements MigrationDriver {
       finishedTtlMs: FINISHED_TTL_MS,
       onEvict: (_uid, job) => this.store.remove(job.record),
     });
-    this.incoming = new RecordTable({
-      maxFinished: FINISHED_KEPT,
-      finishedTtlMs: FINISHED_TTL_MS,
-      activeTtlMs: PREPARED_TTL_MS,
-      onEvict: (_uid, entry) => this.store.remove(entry.record),
-    });
+    this.target = new LibvirtTarget(options, this.store, this.log, this.now);
     this.rediscover();
     this.discovery = this.discoverInLibvirt();
   }
@@ -169,7 +117,7 @@ export class LibvirtDriver implements MigrationDriver {
 
   /** How many records the driver holds (for tests of its bound and for debugging). */
   get recordCounts(): { incoming: number; outgoing: number } {
-    return { incoming: this.incoming.size, outgoing: this.outgoing.size };
+    return { incoming: this.target.size, outgoing: this.outgoing.size };
   }
 
   private get node(): string {
@@ -187,68 +135,18 @@ export class LibvirtDriver implements MigrationDriver {
     }
   }
 
-  // ---- target side ----
+  // ---- target side (libvirt-target.ts) ----
 
   prepareTarget(request: PrepareTargetRequest): Promise<TargetReady> {
-    const known = this.incoming.get(request.migrationUid);
-    if (known) return Promise.resolve(known.record.ready);
-    return this.prepares.run(request.migrationUid, () => this.prepareOnce(request));
+    return this.target.prepareTarget(request);
   }
 
-  private async prepareOnce(request: PrepareTargetRequest): Promise<TargetReady> {
-    const domain = domainName(request.vmi);
-    const existing = await this.domainState(domain);
-    const known = this.incoming.get(request.migrationUid);
-    if (known) return known.record.ready;
-    // Already here as this migration's incoming domain (an agent that lost its state is asked again).
-    const ours = existing ? await readMetadata(this.options.uri, domain) : undefined;
-    if (existing && !(ours?.migrationUid === request.migrationUid && ours.sourceNode !== this.node)) {
-      throw new AgentCallError('Conflict', this.node, `domain ${domain} already exists on ${this.node} (${describe(existing)}); it cannot receive it again`);
-    }
-    const libvirtPort = this.options.libvirtPort ?? DEFAULT_LIBVIRT_PORT;
-    const qemuPort = this.options.migrationPortMin ?? DEFAULT_MIGRATION_PORT_MIN;
-    const ready: TargetReady = {
-      targetNodeAddress: this.options.migrationAddress,
-      targetDirectMigrationNodePorts: { [String(libvirtPort)]: 0, [String(qemuPort)]: qemuPort, [String(qemuPort + 1)]: qemuPort + 1 },
-      targetPod: `live-migration-agent-${this.node}`,
-    };
-    const record: IncomingRecord = {
-      kind: 'incoming',
-      migrationUid: request.migrationUid,
-      domain,
-      sourceNode: request.sourceNode,
-      preparedAt: this.now().toISOString(),
-      ready,
-    };
-    this.store.save(record);
-    this.incoming.set(request.migrationUid, { record, arrived: false }, this.nowMs);
-    this.log.info({ node: this.node, uid: request.migrationUid, domain }, 'target prepared');
-    return ready;
+  confirmArrival(migrationUid: string): Promise<ArrivalStatus> {
+    return this.target.confirmArrival(migrationUid);
   }
 
-  async confirmArrival(migrationUid: string): Promise<ArrivalStatus> {
-    const entry = this.incoming.get(migrationUid);
-    if (entry?.arrived) return { domainDetected: true };
-    // Not prepared by this agent (its state is gone): the domain carrying the UID is the arrival.
-    const domain = entry?.record.domain ?? (await scanDomains(this.options.uri)).find((d) => d.metadata.migrationUid === migrationUid && d.metadata.sourceNode !== this.node)?.domain;
-    if (domain === undefined) return { domainDetected: false };
-    const state = await this.domainState(domain);
-    // An incoming domain is "paused (migrating)" until the switch-over; then it runs.
-    const arrived = state?.state === 'running';
-    if (arrived && entry) {
-      entry.arrived = true;
-      this.incoming.finish(migrationUid, this.nowMs);
-    }
-    return { domainDetected: arrived };
-  }
-
-  async releaseTarget(migrationUid: string): Promise<void> {
-    const entry = this.incoming.get(migrationUid);
-    if (!entry) return;
-    // Nothing to destroy: libvirt removes a failed incoming domain itself, and a domain that did
-    // arrive is the guest, which this call must never touch.
-    this.incoming.delete(migrationUid);
-    this.store.remove(entry.record);
+  releaseTarget(migrationUid: string): Promise<void> {
+    return this.target.releaseTarget(migrationUid);
   }
 
   // ---- source side ----
@@ -538,15 +436,10 @@ export class LibvirtDriver implements MigrationDriver {
     this.log.info({ node: this.node, uid: job.record.migrationUid, domain: job.record.domain, outcome: outcome.state, failure: outcome.failure }, 'migration ended');
   }
 
-  /** `domstate --reason`; undefined when libvirt has no such domain. Other failures throw. */
-  private async domainState(domain: string): Promise<DomainState | undefined> {
-    try {
-      return parseDomainState(await virsh(this.options.uri, ['domstate', '--reason', domain]));
-    } catch (error) {
-      if (error instanceof VirshError && classifyLibvirtError(error.libvirtMessage) === 'domain-not-found') return undefined;
-      throw error;
-    }
+  private domainState(domain: string): Promise<DomainState | undefined> {
+    return readDomainState(this.options.uri, domain);
   }
+
 
   /** After a restart: migrations from the state dir, watched again from libvirt. */
   private rediscover(): void {
@@ -555,7 +448,7 @@ export class LibvirtDriver implements MigrationDriver {
     const at = (r: (typeof records)[number]) => (r.kind === 'outgoing' && r.outcome ? Date.parse(r.outcome.at) : 0);
     for (const record of records.sort((x, y) => at(x) - at(y))) {
       if (record.kind === 'incoming') {
-        this.incoming.set(record.migrationUid, { record, arrived: false }, Date.parse(record.preparedAt));
+        this.target.restore(record);
         continue;
       }
       const job: OutgoingJob = { record, state: record.outcome?.state ?? 'Running', probedOnce: false };
@@ -568,18 +461,9 @@ export class LibvirtDriver implements MigrationDriver {
       void this.probe(job).finally(() => this.scheduleSample(job));
     }
     // Whatever is past its time goes now, state files included.
-    this.incoming.prune(this.nowMs);
     this.outgoing.prune(this.nowMs);
   }
 
-}
-
-function isMigratedAway(state: DomainState): boolean {
-  return state.state === 'shut off' && state.reason === 'migrated';
-}
-
-function describe(state: DomainState): string {
-  return state.reason ? `${state.state} (${state.reason})` : state.state;
 }
 
 function abortResultOf(outcome: OutcomeRecord): AbortResult {
