@@ -81,6 +81,17 @@ export class KubevirtClient {
     );
   }
 
+  /** A live read (not a write): whether the object exists now. Used to confirm a cache's "gone". */
+  async exists(plural: string, namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.custom.getNamespacedCustomObject({ group: GROUP, version: STORAGE_VERSION, plural, namespace, name });
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
   /** Deletes an object if it still has this UID (so a newer object of the same name is spared). */
   async delete(plural: string, meta: ObjectMeta): Promise<void> {
     this.writes?.count('delete');

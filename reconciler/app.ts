@@ -11,7 +11,7 @@ import { ConfigTracker } from '../api/config-in-force.js';
 import { effectiveMigrationConfiguration } from '../api/migration-configuration.js';
 import { LiveAgentDirectory, type AgentTls } from './agents/live-agent-directory.js';
 import { ControllerRunner } from './controller-runner.js';
-import { MigrationController } from './controllers/migration-controller.js';
+import { MigrationController } from './controllers/migration/migration-controller.js';
 import { VmiMigratabilityController } from './controllers/vmi-migratability.js';
 import { LeaderElector } from './leader-election/leader-elector.js';
 import { createReconcilerMetrics } from './metrics.js';

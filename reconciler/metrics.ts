@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
 import type { WorkQueue, WorkQueueObserver } from './queue/work-queue.js';
 import type { RunnerObserver } from './controller-runner.js';
-import type { MigrationObserver } from './controllers/migration-controller.js';
+import type { MigrationObserver } from './controllers/migration/deps.js';
 
 export interface ReconcilerMetrics {
   registry: Registry;

@@ -110,8 +110,8 @@ describe('applyPhase', () => {
 });
 
 describe('cancel (VMIM deleted)', () => {
-  it.each<MigrationPhase>(['Pending', 'Scheduling', 'Scheduled', 'PreparingTarget', 'TargetReady'])(
-    'before Running (%s) fails at once as the seed describes',
+  it.each<MigrationPhase>(['Pending', 'Scheduling', 'Scheduled', 'PreparingTarget'])(
+    'before a start could be sent (%s) fails at once as the seed describes',
     (phase) => {
       const index = HAPPY_PATH.findIndex((c) => c.phase === phase);
       const plan = requestAbort(runTo(HAPPY_PATH.slice(0, index + 1)), T(50));
@@ -129,6 +129,19 @@ describe('cancel (VMIM deleted)', () => {
       expect(plan.status.conditions).toEqual([{ type: 'migrationAbortRequested', status: 'True', lastTransitionTime: T(50) }]);
     },
   );
+
+  it('in TargetReady the source is asked to abort (a start may have reached it), and "completed first" ends Succeeded', () => {
+    const ready = runTo(HAPPY_PATH.slice(0, HAPPY_PATH.findIndex((c) => c.phase === 'TargetReady') + 1));
+    const plan = requestAbort(ready, T(50));
+    expect(plan.kind).toBe('await-agent');
+    expect(plan.status.migrationState?.abortStatus).toBe('Aborting');
+    const aborted = finishAbort(plan.status, { result: 'aborted' }, T(51));
+    expect(aborted.ok && aborted.status.phase).toBe('Failed');
+    const moved = finishAbort(plan.status, { result: 'completed-first' }, T(51));
+    expect(moved.ok && moved.status.phase).toBe('Succeeded');
+    expect(moved.ok && moved.status.migrationState).toMatchObject({ abortStatus: 'Failed', completed: true, failed: false, targetNodeDomainDetected: true });
+    expect(moved.ok && moved.status.phaseTransitionTimestamps?.map((p) => p.phase)).toContain('Running');
+  });
 
   it('a VMIM deleted before the reconciler wrote any phase still ends Failed', () => {
     const plan = requestAbort(undefined, T(1));

@@ -10,9 +10,9 @@
 //   the resolved configuration the migration runs under. `startTimestamp` is set on Running (when
 //   data starts to move), `endTimestamp` on Succeeded or Failed.
 // - `failureReason` is "<TypedReason>: <message>".
-// - Cancel before Running fails at once (abortStatus Succeeded: nothing had been copied yet, the VM
-//   never left its source). Cancel while Running sets abortStatus Aborting and waits for the source
-//   agent. If the switch-over won the race, the migration is Succeeded with abortStatus Failed,
+// - Cancel before TargetReady fails at once (abortStatus Succeeded: no start was ever sent, the VM
+//   never left its source). Cancel in TargetReady or Running sets abortStatus Aborting and waits for
+//   the source agent (a start may have reached it even if its answer was lost). If the switch-over won the race, the migration is Succeeded with abortStatus Failed,
 //   like KubeVirt. If the agent cannot abort or is gone, it is Failed with abortStatus Failed.
 import type { AbortStatus, Condition, MigrationMode, MigrationState } from '../api/schemas/migration-state.js';
 import type { MigrationConfiguration } from '../api/schemas/migration-config.js';
@@ -150,7 +150,9 @@ function withAbortRequested(status: MigrationStatus, abortStatus: AbortStatus, n
 export function requestAbort(status: MigrationStatus | undefined, now: string): AbortPlan {
   const current = status ?? {};
   if (isFinal(current.phase)) return { kind: 'already-final', status: current };
-  if (current.phase === 'Running') {
+  // From TargetReady on, a start may have reached the source (its answer lost, a crash between
+  // call and write): the source must be told to abort, and may answer that it already finished.
+  if (current.phase === 'Running' || current.phase === 'TargetReady') {
     if (current.migrationState?.abortStatus === 'Aborting') return { kind: 'await-agent', status: current };
     return { kind: 'await-agent', status: withAbortRequested(current, 'Aborting', now) };
   }
@@ -177,7 +179,7 @@ export type AbortOutcome =
 /** Ends a Running migration whose abort was requested, from the source agent's answer. */
 export function finishAbort(status: MigrationStatus, outcome: AbortOutcome, now: string): TransitionResult {
   if (isFinal(status.phase)) return { ok: true, status, changed: false };
-  if (status.phase !== 'Running' || status.migrationState?.abortStatus !== 'Aborting') {
+  if ((status.phase !== 'Running' && status.phase !== 'TargetReady') || status.migrationState?.abortStatus !== 'Aborting') {
     return { ok: false, error: `no abort in progress (phase ${status.phase ?? 'none'})` };
   }
   switch (outcome.result) {
@@ -186,7 +188,9 @@ export function finishAbort(status: MigrationStatus, outcome: AbortOutcome, now:
       return failed.ok ? { ...failed, status: withAbortRequested(failed.status, 'Succeeded', now) } : failed;
     }
     case 'completed-first': {
-      const succeeded = applyPhase(status, { phase: 'Succeeded' }, now);
+      const running = status.phase === 'TargetReady' ? applyPhase(status, { phase: 'Running' }, now) : { ok: true as const, status };
+      if (!running.ok) return running;
+      const succeeded = applyPhase(running.status, { phase: 'Succeeded' }, now);
       return succeeded.ok ? { ...succeeded, status: withAbortRequested(succeeded.status, 'Failed', now) } : succeeded;
     }
     case 'failed': {

@@ -36,6 +36,8 @@ export const migrationProgressSchema: JsonSchema = {
     etaSeconds: { type: 'integer', minimum: 0, nullable: true, description: 'Estimated seconds to completion, if it converges.' },
     expectedDowntimeMs: { type: 'integer', minimum: 0, description: 'Expected pause at switch-over.' },
     updatedAt: { type: 'string', format: 'date-time', description: 'When the agent sampled these numbers.' },
+    lowestDataRemainingBytes: int64('Lowest data remaining seen so far: the progress timeout runs while it does not go down.'),
+    lastProgressAt: { type: 'string', format: 'date-time', description: 'When data remaining last went below its lowest value.' },
   },
 };
 
@@ -107,6 +109,8 @@ export interface MigrationProgress {
   etaSeconds?: number | null;
   expectedDowntimeMs?: number;
   updatedAt?: string;
+  lowestDataRemainingBytes?: number;
+  lastProgressAt?: string;
 }
 
 export interface VirtualMachineInstanceMigration {

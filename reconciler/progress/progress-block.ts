@@ -12,7 +12,10 @@ import { jsonEqual } from '../json-equal.js';
 export const PROGRESS_INTERVAL_MS = 2000;
 const MIB = 2 ** 20;
 
-export function toProgressBlock(sample: ProgressSample): Required<MigrationProgress> {
+/** The block a user sees; the progress clock's fields (lowest remaining, last progress) are added by the caller. */
+export type ProgressBlock = Required<Omit<MigrationProgress, 'lowestDataRemainingBytes' | 'lastProgressAt'>>;
+
+export function toProgressBlock(sample: ProgressSample): ProgressBlock {
   const total = sample.dataTotalBytes;
   const percent = total > 0 ? Math.min(100, Math.floor((sample.dataProcessedBytes * 100) / total)) : 0;
   return {
