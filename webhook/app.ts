@@ -24,6 +24,8 @@ export interface WebhookOptions {
   certPollMs?: number;
   /** Relist a cache that heard nothing for this long. */
   staleAfterMs?: number;
+  /** Refuse migration creates (and report not ready) when a cache heard nothing for this long; default from the informers' timings. */
+  maxSilenceMs?: number;
   defaultMetrics?: boolean;
 }
 
@@ -51,6 +53,7 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
     metrics,
     logger: logger.child({ component: 'informer' }),
     staleAfterMs: options.staleAfterMs,
+    maxSilenceMs: options.maxSilenceMs,
   });
   const tls = new CertificateReloader({ certFile: options.certFile, keyFile: options.keyFile }, logger.child({ component: 'tls' }), options.certPollMs);
   tls.start();

@@ -13,6 +13,8 @@ import { isAlive } from '../control-plane/control-plane.js';
 import { freePort } from '../control-plane/ports.js';
 import { createComponentPki, RECONCILER_CALLER, type ComponentPki } from './component-pki.js';
 import { createSimulatedNodes, deleteSimulatedNodes, type SimulatedNode } from './simulated-nodes.js';
+import { createReconcilerIdentity, deleteReconcilerIdentity, type ReconcilerIdentity } from './reconciler-identity.js';
+import { webhookConfigurations } from './webhook-configurations.js';
 
 export interface ComponentProcess {
   name: string;
@@ -59,9 +61,11 @@ export interface LocalSystemState {
   pki: ComponentPki;
   processes: ComponentProcess[];
   webhookConfigurations: Array<{ kind: string; name: string }>;
+  /** The reconcilers' ServiceAccount (their kubeconfig, and the username the webhooks exempt). */
+  reconcilerIdentity?: ReconcilerIdentity;
 }
 
-function spawnComponent(options: LocalSystemOptions, name: string, args: string[], port: number): ComponentProcess {
+function spawnComponent(options: LocalSystemOptions, name: string, args: string[], port: number, kubeconfig = options.kubeconfig): ComponentProcess {
   const logFile = join(options.workDir, `${name}.log`);
   const log = openSync(logFile, 'a');
   const command = name.replace(/-\d+$/, '');
@@ -70,7 +74,7 @@ function spawnComponent(options: LocalSystemOptions, name: string, args: string[
     cwd: REPO_ROOT,
     detached: true,
     stdio: ['ignore', log, log],
-    env: { ...process.env, KUBECONFIG: options.kubeconfig, ...options.env },
+    env: { ...process.env, KUBECONFIG: kubeconfig, ...options.env },
   });
   child.unref();
   if (child.pid === undefined) throw new Error(`could not start ${name}`);
@@ -115,50 +119,11 @@ async function ensureNamespace(kubeConfig: KubeConfig, name: string): Promise<vo
   await core.createNamespace({ body: { metadata: { name } } }).catch(() => undefined);
 }
 
-function webhookConfigurations(options: LocalSystemOptions, port: number, caBundle: string): KubernetesObject[] {
-  const suffix = options.webhook?.suffix ?? 'local';
-  const url = (path: string) => `https://127.0.0.1:${port}${path}`;
-  const namespaceSelector = options.webhook?.namespaceSelector ?? {
-    matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', options.namespace] }],
-  };
-  const common = { admissionReviewVersions: ['v1'], sideEffects: 'None', timeoutSeconds: 5, namespaceSelector };
-  const vmimRule = (operations: string[]) => ({
-    apiGroups: ['kubevirt.io'],
-    apiVersions: ['v1', 'v1alpha3'],
-    resources: ['virtualmachineinstancemigrations'],
-    operations,
-    scope: 'Namespaced',
-  });
-  return [
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'MutatingWebhookConfiguration',
-      metadata: { name: `live-migration-${suffix}` },
-      webhooks: [{ ...common, failurePolicy: 'Fail', name: `mutate.vmim.${suffix}.live-migration.io`, clientConfig: { url: url('/mutate-migration'), caBundle }, rules: [vmimRule(['CREATE'])] }],
-    } as KubernetesObject,
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingWebhookConfiguration',
-      metadata: { name: `live-migration-${suffix}` },
-      webhooks: [
-        { ...common, failurePolicy: 'Fail', name: `validate.vmim.${suffix}.live-migration.io`, clientConfig: { url: url('/validate-migration'), caBundle }, rules: [vmimRule(['CREATE', 'UPDATE'])] },
-        {
-          ...common,
-          failurePolicy: 'Fail',
-          name: `validate.config.${suffix}.live-migration.io`,
-          clientConfig: { url: url('/validate-config'), caBundle },
-          rules: [{ apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }],
-          matchConditions: [{ name: 'only-kubevirt-config', expression: `object.metadata.namespace == '${options.configLocation.namespace}' && object.metadata.name == '${options.configLocation.name}'` }],
-        },
-      ],
-    } as KubernetesObject,
-  ];
-}
-
 export async function startReconcilerProcess(state: LocalSystemState, index: number): Promise<ComponentProcess> {
   const { options, pki } = state;
   const port = await freePort();
   const le = options.leaderElection;
+  if (!state.reconcilerIdentity) throw new Error('the local system has no reconciler identity');
   const reconciler = spawnComponent(options, `reconciler-${index}`, [
     `--namespace=${options.namespace}`,
     ...(options.watchNamespace ? [`--watch-namespace=${options.watchNamespace}`] : []),
@@ -170,7 +135,7 @@ export async function startReconcilerProcess(state: LocalSystemState, index: num
     `--health-port=${port}`,
     `--identity=reconciler-${index}`,
     ...(le ? [`--lease-duration-seconds=${le.leaseDurationSeconds}`, `--renew-deadline-ms=${le.renewDeadlineMs}`, `--retry-period-ms=${le.retryPeriodMs}`] : []),
-  ], port);
+  ], port, state.reconcilerIdentity.kubeconfig);
   state.processes.push(reconciler);
   await waitHealthy(reconciler, `http://127.0.0.1:${port}/readyz`);
   return reconciler;
@@ -219,6 +184,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   try {
     await ensureNamespace(kubeConfig, options.namespace);
     await ensureNamespace(kubeConfig, options.configLocation.namespace);
+    state.reconcilerIdentity = await createReconcilerIdentity(kubeConfig, options.namespace, options.workDir);
+    const reconcilerUsername = state.reconcilerIdentity.username;
     if (options.configData) {
       await applyObject(kubeConfig, {
         apiVersion: 'v1',
@@ -240,11 +207,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         `--tls-key-file=${pki.webhookKey}`,
         `--config-namespace=${options.configLocation.namespace}`,
         `--config-name=${options.configLocation.name}`,
+        `--system-service-account=${reconcilerUsername}`,
       ], port);
       state.processes.push(webhook);
       const caPem = readFileSync(pki.caCert, 'utf8');
       await waitHealthy(webhook, `https://127.0.0.1:${port}/readyz`, caPem);
-      for (const configuration of webhookConfigurations(options, port, Buffer.from(caPem).toString('base64'))) {
+      for (const configuration of webhookConfigurations(options, port, Buffer.from(caPem).toString('base64'), reconcilerUsername)) {
         await applyObject(kubeConfig, configuration);
         state.webhookConfigurations.push({ kind: configuration.kind ?? '', name: configuration.metadata?.name ?? '' });
       }
@@ -287,5 +255,6 @@ export async function stopLocalSystem(state: LocalSystemState): Promise<void> {
   for (const { kind, name } of state.webhookConfigurations) {
     await api.delete({ apiVersion: 'admissionregistration.k8s.io/v1', kind, metadata: { name } }).catch(() => undefined);
   }
+  if (state.reconcilerIdentity) await deleteReconcilerIdentity(kubeConfig, state.reconcilerIdentity);
   await deleteSimulatedNodes(kubeConfig, state.options.nodes.map((n) => n.name));
 }

@@ -157,6 +157,10 @@ webhooks:
     timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
     namespaceSelector:
       {{- toYaml $namespaceSelector | nindent 6 }}
+    {{- /* The reconciler's own updates (finalizer removal) never wait on the webhook; its status writes go to a subresource the rules leave out. */}}
+    matchConditions:
+      - name: not-reconciler-updates
+        expression: {{ printf "!(request.operation == 'UPDATE' && request.userInfo.username == 'system:serviceaccount:%s:%s-reconciler')" $root.Release.Namespace $fullname | quote }}
     clientConfig:
       {{- toYaml (merge (dict "service" (merge (dict "path" "/validate-migration") $clientConfig.service)) (ternary (dict "caBundle" .caBundle) dict (ne .caBundle ""))) | nindent 6 }}
     rules:

@@ -1,0 +1,23 @@
+// Pieces of the webhook configurations shared by every place that registers them in TypeScript
+// (the local system, tests); the Helm chart renders the same in templates/_helpers.tpl.
+
+/**
+ * A matchCondition that keeps the reconciler's own VMIM updates (removing its finalizer, labels)
+ * away from the webhook, so they never depend on it being up: with failurePolicy Fail an
+ * unreachable webhook would otherwise hold every finalizer hostage. Its status writes go to the
+ * status subresource, which the rules do not intercept at all.
+ */
+export function reconcilerUpdatesExempt(reconcilerUsername: string): { name: string; expression: string } {
+  if (reconcilerUsername.includes("'") || reconcilerUsername.includes('\\')) {
+    throw new Error(`reconciler username ${JSON.stringify(reconcilerUsername)} cannot be quoted in CEL`);
+  }
+  return {
+    name: 'not-reconciler-updates',
+    expression: `!(request.operation == 'UPDATE' && request.userInfo.username == '${reconcilerUsername}')`,
+  };
+}
+
+/** The username of a ServiceAccount, as the API server authenticates its tokens. */
+export function serviceAccountUsername(namespace: string, name: string): string {
+  return `system:serviceaccount:${namespace}:${name}`;
+}
