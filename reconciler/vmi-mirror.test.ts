@@ -33,4 +33,11 @@ describe('mirrorToVmi', () => {
     expect(result).toEqual({ ok: false, error: 'the VMI shows migration m3, still in progress' });
     expect(mirrorToVmi({ migrationState: { migrationUid: 'm1', completed: true } }, running).ok).toBe(true);
   });
+
+  it('a final migration never replaces another one the VMI shows: that one is newer (it moved the VMI since)', () => {
+    const older: MigrationStatus = { phase: 'Succeeded', migrationState: { migrationUid: 'm1', sourceNode: 'node03', targetNode: 'node02', completed: true } };
+    const vmi = { nodeName: 'node01', migrationState: { migrationUid: 'm2', targetNode: 'node01', completed: true } };
+    expect(mirrorToVmi(vmi, older)).toEqual({ ok: false, error: 'the VMI shows migration m2, newer than this final one' });
+    expect(mirrorToVmi(vmi, { ...older, migrationState: { ...older.migrationState, migrationUid: 'm2', targetNode: 'node01' } }).ok).toBe(true);
+  });
 });

@@ -3,7 +3,8 @@
 //
 // Why the guard: the VMI holds the state of its newest migration only. A slow or restarted
 // reconciler must not let an older migration overwrite the state of a newer one, so a mirror is
-// refused when the VMI shows a different migration that has not completed.
+// refused when the VMI shows a different migration that has not completed, and a final migration
+// never replaces a different one (the VMI then shows a newer migration than it).
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import { jsonEqual } from './json-equal.js';
 import type { MigrationStatus } from './phases.js';
@@ -19,8 +20,13 @@ export function mirrorToVmi(vmiStatus: VmiStatus | undefined, migration: Migrati
   const state = migration.migrationState;
   if (state?.migrationUid === undefined) return { ok: false, error: 'the migration has no UID yet' };
   const shown = current.migrationState;
-  if (shown?.migrationUid !== undefined && shown.migrationUid !== state.migrationUid && shown.completed !== true) {
-    return { ok: false, error: `the VMI shows migration ${shown.migrationUid}, still in progress` };
+  if (shown?.migrationUid !== undefined && shown.migrationUid !== state.migrationUid) {
+    if (shown.completed !== true) return { ok: false, error: `the VMI shows migration ${shown.migrationUid}, still in progress` };
+    // Only a migration being handed to the nodes replaces an ended one: a migration that is
+    // already final is older than the one the VMI shows (a late repair must not move the VMI back).
+    if (migration.phase === 'Succeeded' || migration.phase === 'Failed') {
+      return { ok: false, error: `the VMI shows migration ${shown.migrationUid}, newer than this final one` };
+    }
   }
   const next: VmiStatus = { ...current, migrationState: { ...state } };
   if (migration.phase === 'Succeeded' && state.targetNode !== undefined) next.nodeName = state.targetNode;

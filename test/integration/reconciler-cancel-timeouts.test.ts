@@ -21,7 +21,10 @@ afterAll(async () => {
 async function waitForPhase(name: string, phase: string, ms = 30_000): Promise<VirtualMachineInstanceMigration> {
   return eventually(`${name} to reach ${phase}`, async () => {
     const vmim = await getMigration(system, name);
-    return vmim?.status?.phase === phase ? vmim : undefined;
+    const now = vmim?.status?.phase;
+    // A final phase other than the one awaited will not change: say so at once, with the reason.
+    if (now !== phase && (now === 'Succeeded' || now === 'Failed')) throw new Error(`${name} ended ${now}: ${vmim?.status?.migrationState?.failureReason ?? ''}`);
+    return now === phase ? vmim : undefined;
   }, ms, 100);
 }
 

@@ -1,7 +1,7 @@
 // A whole system for one integration test file: its own namespace (migrations, VMIs, Leases,
 // kubevirt-config), its own simulated nodes, the reconciler and agent processes, optionally the
 // webhook. Everything is read back through the real API server.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -83,6 +83,9 @@ export async function startTestSystem(prefix: string, options: TestSystemOptions
     core: kubeConfig.makeApiClient(CoreV1Api),
     async stop() {
       await stopLocalSystem(state);
+      // LIVE_MIGRATION_KEEP_LOGS=dir keeps the components' logs of a run for a post-mortem.
+      const keep = process.env.LIVE_MIGRATION_KEEP_LOGS;
+      if (keep) for (const f of readdirSync(workDir).filter((n) => n.endsWith('.log'))) cpSync(join(workDir, f), join(keep, `${prefix}-${f}`));
       rmSync(workDir, { recursive: true, force: true });
     },
   };

@@ -144,7 +144,7 @@ export class StatusWriter {
     if (!vmi) return;
     const result = mirrorToVmi(vmi.status, status);
     if (!result.ok) {
-      this.deps.log.warn({ migration: migrationKey(vmim), reason: result.error }, 'not mirrored onto the VMI');
+      this.deps.log.warn({ migration: migrationKey(vmim), uid: status.migrationState?.migrationUid, phase: status.phase, reason: result.error }, 'not mirrored onto the VMI');
       return;
     }
     if (!result.changed) return;
