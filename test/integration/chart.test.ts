@@ -22,6 +22,7 @@ import { freePort } from '../../hack/control-plane/ports.js';
 import { startAgentComponent, startLocalSystem, stopComponent, stopLocalSystem, type ComponentProcess, type LocalSystemState } from '../../hack/system/local-system.js';
 import { createTestNamespace, helm as runHelm, kubectl, readControlPlaneState } from '../setup/environment.js';
 import { createRunningVmi, eventually, getMigration, getVmi, type TestSystem } from '../setup/system.js';
+import { expectVmiAgrees } from '../setup/order-of-truth.js';
 
 const control = readControlPlaneState();
 const workDir = mkdtempSync(join(tmpdir(), 'live-migration-chart-'));
@@ -374,6 +375,7 @@ describe('a release on the local API server', () => {
       const m = await getMigration(vms, 'mig-a');
       return m?.status?.phase === 'Succeeded' || m?.status?.phase === 'Failed' ? m : undefined;
     });
+    await expectVmiAgrees(vms, done);
     // Stamped by the mutating webhook from the kubevirt-config the chart rendered.
     expect(done.spec.migrationConfiguration?.bandwidthPerMigration).toBe('32Mi');
     expect(done.metadata.labels?.['kubevirt.io/vmi-name']).toBe('vm-a');
@@ -412,11 +414,14 @@ describe('a release on the local API server', () => {
     });
     expect(waiting.reason).toBe('ClusterLimit');
     expect((await getMigration(vms, 'mig-b'))?.status?.phase).toBe('Running');
-    const final = async (name: string) =>
-      eventually(`${name} final`, async () => {
-        const m = await getMigration(vms, name);
-        return m?.status?.phase === 'Succeeded' || m?.status?.phase === 'Failed' ? m : undefined;
+    const final = async (name: string) => {
+      const m = await eventually(`${name} final`, async () => {
+        const read = await getMigration(vms, name);
+        return read?.status?.phase === 'Succeeded' || read?.status?.phase === 'Failed' ? read : undefined;
       }, 90_000);
+      await expectVmiAgrees(vms, m);
+      return m;
+    };
     const [b, c] = [await final('mig-b'), await final('mig-c')] as [VirtualMachineInstanceMigration, VirtualMachineInstanceMigration];
     expect([b.status?.phase, c.status?.phase]).toEqual(['Succeeded', 'Succeeded']);
     // c ran only after b had finished.

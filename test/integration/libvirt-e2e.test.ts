@@ -34,6 +34,7 @@ import {
 } from '../hosts/index.js';
 import { readControlPlaneState } from '../setup/environment.js';
 import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, startTestSystem, waitEvaluated, type TestSystem } from '../setup/system.js';
+import { expectVmiAgrees } from '../setup/order-of-truth.js';
 
 const log = (message: string) => process.stderr.write(`[libvirt-e2e] ${message}\n`);
 const MIB = 2 ** 20;
@@ -78,6 +79,8 @@ async function watch(name: string, done: (vmim: VirtualMachineInstanceMigration)
     ms,
     200,
   );
+  // The order of truth: a VMIM seen final has a VMI that already agrees, read at once.
+  await expectVmiAgrees(sys(), result);
   seen.vmim = result;
   return seen;
 }

@@ -10,6 +10,7 @@ import { REPO_ROOT } from '../../api/generated-files.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { readControlPlaneState } from '../setup/environment.js';
 import { createRunningVmi, eventually, listMigrations, startTestSystem, type TestSystem } from '../setup/system.js';
+import { expectVmiAgrees } from '../setup/order-of-truth.js';
 
 const PLUGIN = join(REPO_ROOT, 'cli/bin/kubectl-migrate.js');
 const control = readControlPlaneState();
@@ -185,10 +186,11 @@ describe('kubectl migrate', () => {
     const vmim = JSON.parse(created.stdout) as VirtualMachineInstanceMigration;
     expect(vmim.metadata.name).toMatch(/^vm-tty-migration-/);
     expect(vmim.spec.migrationConfiguration?.bandwidthPerMigration).toBe('16Mi'); // stamped by the webhook
-    await eventually('second vm-tty migration final', async () => {
+    const second = await eventually('second vm-tty migration final', async () => {
       const all = (await listMigrations(system)).filter((m) => m.metadata.name === vmim.metadata.name);
-      return ['Succeeded', 'Failed'].includes(all[0]?.status?.phase ?? '') ? true : undefined;
+      return ['Succeeded', 'Failed'].includes(all[0]?.status?.phase ?? '') ? all[0] : undefined;
     }, 60_000);
+    await expectVmiAgrees(system, second);
   }, 90_000);
 
   it('usage errors exit 2 and say what is wrong', async () => {

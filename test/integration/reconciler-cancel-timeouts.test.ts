@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CoordinationV1Api, PatchStrategy, V1MicroTime, setHeaderOptions } from '@kubernetes/client-node';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, listMigrations, setMigrationsConfig, startTestSystem, type TestSystem } from '../setup/system.js';
+import { expectVmiAgrees } from '../setup/order-of-truth.js';
 
 let system: TestSystem;
 
@@ -19,13 +20,15 @@ afterAll(async () => {
 });
 
 async function waitForPhase(name: string, phase: string, ms = 30_000): Promise<VirtualMachineInstanceMigration> {
-  return eventually(`${name} to reach ${phase}`, async () => {
+  const seen = await eventually(`${name} to reach ${phase}`, async () => {
     const vmim = await getMigration(system, name);
     const now = vmim?.status?.phase;
     // A final phase other than the one awaited will not change: say so at once, with the reason.
     if (now !== phase && (now === 'Succeeded' || now === 'Failed')) throw new Error(`${name} ended ${now}: ${vmim?.status?.migrationState?.failureReason ?? ''}`);
     return now === phase ? vmim : undefined;
   }, ms, 100);
+  await expectVmiAgrees(system, seen);
+  return seen;
 }
 
 async function waitGone(name: string): Promise<void> {

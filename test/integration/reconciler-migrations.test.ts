@@ -13,6 +13,7 @@ import {
   watchLimits,
   type TestSystem,
 } from '../setup/system.js';
+import { expectVmiAgrees } from '../setup/order-of-truth.js';
 
 let system: TestSystem;
 
@@ -47,6 +48,7 @@ describe('a migration on simulated nodes', () => {
       60_000,
       250,
     );
+    await expectVmiAgrees(system, done);
     expect(done.status?.phase).toBe('Succeeded');
     // Admitted by the webhook: labelled and stamped with the configuration in force.
     expect(done.metadata.labels?.['kubevirt.io/vmi-name']).toBe('vm-progress');
@@ -101,6 +103,7 @@ describe('50 migrations over 10 nodes', () => {
       240_000,
       500,
     );
+    for (const m of all) await expectVmiAgrees(system, m);
     const max = await limits.stop();
     expect(max.samples).toBeGreaterThan(20);
     expect(max.cluster).toBeLessThanOrEqual(5);
@@ -128,10 +131,11 @@ describe('50 migrations over 10 nodes', () => {
       await waitEvaluated(system, `vm-low-${i}`);
       await createMigration(system, `low-${i}`, `vm-low-${i}`);
     }
-    await eventually('all 10 to finish', async () => {
+    const low = await eventually('all 10 to finish', async () => {
       const items = (await listMigrations(system)).filter((m) => m.metadata.name?.startsWith('low-'));
       return items.length === 10 && items.every((m) => m.status?.phase === 'Succeeded') ? items : undefined;
     }, 120_000, 500);
+    for (const m of low) await expectVmiAgrees(system, m);
     const max = await limits.stop();
     expect(max.cluster).toBe(2);
   });

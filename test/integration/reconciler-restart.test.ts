@@ -5,6 +5,7 @@ import { CoordinationV1Api } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startReconcilerProcess, stopComponent } from '../../hack/system/local-system.js';
 import { createMigration, createRunningVmi, eventually, getVmi, listMigrations, startTestSystem, watchLimits, type TestSystem } from '../setup/system.js';
+import { expectVmiAgrees } from '../setup/order-of-truth.js';
 
 let system: TestSystem;
 
@@ -101,6 +102,7 @@ describe('SIGKILL in the middle of 20 migrations', () => {
       const items = (await listMigrations(system)).filter((m) => m.metadata.name?.startsWith('kill-'));
       return items.length === 20 && items.every((m) => m.status?.phase === 'Succeeded' || m.status?.phase === 'Failed') && items.every((m) => !(m.metadata.finalizers ?? []).length) ? items : undefined;
     }, 180_000, 500);
+    for (const m of all) await expectVmiAgrees(system, m);
     const max = await limits.stop();
     expect(max.cluster).toBeLessThanOrEqual(3);
     expect(max.outbound).toBeLessThanOrEqual(1);

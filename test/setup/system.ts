@@ -5,7 +5,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { startLocalSystem, stopLocalSystem, type LocalSystemOptions, type LocalSystemState } from '../../hack/system/local-system.js';
@@ -132,6 +132,11 @@ export async function createRunningVmi(system: TestSystem, name: string, spec: V
   );
 }
 
+/** Merge-patches a VMI's status, as virt-handler would (e.g. the guest stopped). */
+export async function patchVmiStatus(system: TestSystem, name: string, status: Record<string, unknown>): Promise<void> {
+  await system.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstances', name, body: { status } }, mergePatch);
+}
+
 /** Waits until the VMI controller has published LiveMigratable (the webhook refuses a VMI not yet evaluated). */
 export async function waitEvaluated(system: TestSystem, name: string): Promise<void> {
   await eventually(`${name} to be evaluated`, async () => {
@@ -158,8 +163,10 @@ export async function listMigrations(system: TestSystem): Promise<VirtualMachine
 export async function getMigration(system: TestSystem, name: string): Promise<VirtualMachineInstanceMigration | undefined> {
   try {
     return (await system.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstancemigrations', name })) as VirtualMachineInstanceMigration;
-  } catch {
-    return undefined;
+  } catch (error) {
+    // Only NotFound means gone: any other error (a timeout, a 500) must not pass for a deletion.
+    if (error instanceof ApiException && error.code === 404) return undefined;
+    throw error;
   }
 }
 
