@@ -8,6 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../hack/control-plane/ports.js';
 import { createServingCertificate, httpsRequest, type ServingCertificate } from '../setup/https-client.js';
 import { createTestNamespace, kubectl } from '../setup/environment.js';
+import { DEFAULT_SYSTEM_SERVICE_ACCOUNT } from '../../webhook/app.js';
+import { reconcilerUpdatesExempt } from '../../webhook/registration.js';
 
 const TEST_LABEL = 'live-migration.test/webhook-admission';
 const CONFIG = 'kubevirt-config';
@@ -157,6 +159,8 @@ function registerWebhooks(port: number, caBundle: string): void {
         name: `validate.vmim.${suffix}.live-migration.test`,
         clientConfig: { url: url('/validate-migration'), caBundle },
         rules: [vmimRule(['CREATE', 'UPDATE'])],
+        // As in every registration: the reconciler's own updates never wait on the webhook.
+        matchConditions: [reconcilerUpdatesExempt(DEFAULT_SYSTEM_SERVICE_ACCOUNT)],
       },
       {
         ...common,
