@@ -7,6 +7,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY api api
 COPY cli cli
+COPY common common
 COPY kube kube
 COPY cmd cmd
 COPY webhook webhook

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import express from 'express';
 import type { Logger } from 'pino';
-import { realClock } from '../reconciler/queue/clock.js';
+import { realClock } from '../common/clock.js';
 import type { MigrationDriver } from './contract.js';
 import { AgentRegistration } from './registration.js';
 import { createAgentApp, type AgentApp } from './server/agent-app.js';

@@ -6,7 +6,7 @@
 // refused when the VMI shows a different migration that has not completed, and a final migration
 // never replaces a different one (the VMI then shows a newer migration than it).
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
-import { jsonEqual } from './json-equal.js';
+import { jsonEqual } from '../common/json-equal.js';
 import type { MigrationStatus } from './phases.js';
 
 export type VmiStatus = NonNullable<VirtualMachineInstance['status']>;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { ManualClock } from '../../reconciler/queue/clock.js';
+import { ManualClock } from '../../common/clock.js';
 import type { MigrationDriver, StartMigrationRequest } from '../contract.js';
 import { ArrivalBoard, SimulationDriver } from '../simulation/simulation-driver.js';
 import { createAgentApp } from './agent-app.js';

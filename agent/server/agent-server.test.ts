@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { pino } from 'pino';
 import { createCertificateAuthority, issueCertificate } from '../../hack/control-plane/pki.js';
-import { ManualClock } from '../../reconciler/queue/clock.js';
+import { ManualClock } from '../../common/clock.js';
 import { AgentCallError, type MigrationDriver, type PrepareTargetRequest, type StartMigrationRequest } from '../contract.js';
 import { HttpsAgentClient, type AgentClientTls } from '../client.js';
 import { ArrivalBoard, SimulationDriver, DIRTY_RATE_ANNOTATION } from '../simulation/simulation-driver.js';

@@ -1,7 +1,7 @@
 // The simulation driver under concurrency and volume: one job per UID whatever the callers do, and
 // a bounded memory however many migrations pass through.
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../../reconciler/queue/clock.js';
+import { ManualClock } from '../../common/clock.js';
 import type { StartMigrationRequest } from '../contract.js';
 import { MigrationTracker, TRACKER_SOFT_LIMIT } from '../server/migration-tracker.js';
 import { ARRIVALS_KEPT, ArrivalBoard, FINISHED_KEPT, SimulationDriver } from './simulation-driver.js';

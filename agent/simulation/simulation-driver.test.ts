@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from '../../reconciler/queue/clock.js';
+import { ManualClock } from '../../common/clock.js';
 import type { StartMigrationRequest } from '../contract.js';
 import { ArrivalBoard, DIRTY_RATE_ANNOTATION, DirtyRateError, SimulationDriver, dirtyRateFrom } from './simulation-driver.js';
 

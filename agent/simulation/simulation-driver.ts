@@ -20,7 +20,7 @@
 //   FINISHED_KEPT and for an hour; a target prepared and never used goes after a day. The arrival
 //   board keeps at most ARRIVALS_KEPT deliveries nobody confirmed.
 import { parseQuantity, QuantityError } from '../../api/quantity.js';
-import type { Clock } from '../../reconciler/queue/clock.js';
+import type { Clock } from '../../common/clock.js';
 import type {
   AbortResult,
   ArrivalStatus,

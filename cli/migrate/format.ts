@@ -4,7 +4,9 @@ import { FINAL_MIGRATION_PHASES, type VirtualMachineInstanceMigration } from '..
 import { describeMigration, progressBar } from '../progress.js';
 import type { OutputFormat } from './args.js';
 
-export const VMI_NAME_LABEL = 'kubevirt.io/vmi-name';
+import { VMI_NAME_LABEL } from '../../api/names.js';
+
+export { VMI_NAME_LABEL };
 const MIB = 2 ** 20;
 
 export function isFinal(vmim: VirtualMachineInstanceMigration): boolean {

@@ -7,7 +7,7 @@
 // sees changed.
 import type { MigrationProgress } from '../../api/schemas/vmim.js';
 import type { ProgressSample } from '../../agent/contract.js';
-import { jsonEqual } from '../json-equal.js';
+import { jsonEqual } from '../../common/json-equal.js';
 
 export const PROGRESS_INTERVAL_MS = 2000;
 const MIB = 2 ** 20;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ManualClock } from './clock.js';
+import { ManualClock } from '../../common/clock.js';
 import { ExponentialBackoff } from './rate-limiter.js';
 import { WorkQueue, type QueueItem } from './work-queue.js';
 

@@ -11,7 +11,7 @@
 //   server, and the next leader lists everything anyway.
 // Keys are strings ("namespace/name").
 import { ExponentialBackoff, type BackoffOptions } from './rate-limiter.js';
-import { realClock, type Clock, type TimerHandle } from './clock.js';
+import { realClock, type Clock, type TimerHandle } from '../../common/clock.js';
 
 export type QueueItem = { key: string; shutdown: false } | { shutdown: true };
 

@@ -1,6 +1,7 @@
 // RFC 6902 patches built by diffing the object we were given against the object we want.
 // Arrays are extended with `add …/-` and changed element by element, never replaced whole, so a
 // patch composes with other mutating webhooks that appended to the same list.
+import { jsonEqual } from '../../common/json-equal.js';
 import { isPlainObject } from './types.js';
 
 export type JsonPatchOperation =
@@ -13,21 +14,10 @@ export function pointerSegment(segment: string | number): string {
   return String(segment).replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
-function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => sameJson(v, b[i]));
-  if (isPlainObject(a) && isPlainObject(b)) {
-    const ka = Object.keys(a);
-    const kb = Object.keys(b);
-    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
-  }
-  return false;
-}
-
-export { sameJson as jsonEqual };
+export { jsonEqual };
 
 function diffInto(ops: JsonPatchOperation[], path: string, from: unknown, to: unknown): void {
-  if (sameJson(from, to)) return;
+  if (jsonEqual(from, to)) return;
   if (isPlainObject(from) && isPlainObject(to)) {
     for (const key of Object.keys(from)) {
       if (!Object.hasOwn(to, key)) ops.push({ op: 'remove', path: `${path}/${pointerSegment(key)}` });

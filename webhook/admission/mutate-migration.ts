@@ -6,10 +6,10 @@ import type { MigrationConfiguration } from '../../api/schemas/migration-config.
 import { effectiveMigrationConfiguration } from '../../api/migration-configuration.js';
 import { diff } from './json-patch.js';
 import { checkSchema, vmiNameOf } from './validate-migration.js';
-import { VMI_NAME_LABEL } from './validate-migration-update.js';
+import { MIGRATION_FINALIZER, VMI_NAME_LABEL } from '../../api/names.js';
 import { isPlainObject, qualifiedName, type Decision } from './types.js';
 
-export const MIGRATION_FINALIZER = 'kubevirt.io/migrationJobFinalize';
+export { MIGRATION_FINALIZER };
 
 /**
  * The patch for a VMIM create. An object that fails the schema is refused here already, so the

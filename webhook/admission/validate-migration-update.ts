@@ -6,7 +6,9 @@ import { jsonEqual } from './json-patch.js';
 import { isFinalMigration, vmiNameOf } from './validate-migration.js';
 import { allow, deny, isPlainObject, qualifiedName, type Decision } from './types.js';
 
-export const VMI_NAME_LABEL = 'kubevirt.io/vmi-name';
+import { VMI_NAME_LABEL } from '../../api/names.js';
+
+export { VMI_NAME_LABEL };
 
 function labelsOf(object: unknown): Record<string, unknown> {
   if (!isPlainObject(object) || !isPlainObject(object.metadata) || !isPlainObject(object.metadata.labels)) return {};
