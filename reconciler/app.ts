@@ -106,12 +106,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     new ControllerRunner('vmi-migratability', vmiQueue, (key) => (leading ? migratability.reconcile(key) : Promise.resolve()), { workers: 2, logger, observer: metrics.runner }),
   ];
 
-  const informers: Array<{ start(): Promise<void>; stop(): Promise<void>; hasSynced(): boolean }> = [vmims, vmis, nodes, pvcs, leases, configMaps];
-  const health = await listenHealth(options, metrics.registry, () => informers.every((i) => i.hasSynced()));
-  await Promise.all(informers.map((i) => i.start()));
-  logger.info({ identity }, 'caches synced');
-  for (const runner of runners) runner.start();
-
+  // Built before anything starts: it refuses timings that could let two replicas lead at once.
   const elector = new LeaderElector({
     kubeConfig,
     namespace: options.namespace,
@@ -122,6 +117,12 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     retryPeriodMs: options.retryPeriodMs,
     log: logger.child({ part: 'leader-election' }),
   });
+  const informers: Array<{ start(): Promise<void>; stop(): Promise<void>; hasSynced(): boolean }> = [vmims, vmis, nodes, pvcs, leases, configMaps];
+  const health = await listenHealth(options, metrics.registry, () => informers.every((i) => i.hasSynced()));
+  await Promise.all(informers.map((i) => i.start()));
+  logger.info({ identity }, 'caches synced');
+  for (const runner of runners) runner.start();
+
   const electing = elector.run({
     onStartedLeading: () => {
       leading = true;
@@ -129,7 +130,8 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
       for (const vmi of vmis.list()) vmiQueue.add(`${vmi.metadata.namespace}/${vmi.metadata.name}`);
     },
     onStoppedLeading: () => {
-      // Another replica may act now: stop writing at once.
+      // Another replica may act now: stop writing at once. Every write checks isLeader first, and
+      // this replica keeps campaigning; when it leads again it trusts nothing it did not re-read.
       leading = false;
     },
   });
