@@ -3,6 +3,8 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   webhook: async () => (await import('./webhook.js')).main(),
   libvirt: async () => (await import('./libvirt.js')).main(),
   scale: async () => (await import('./scale.js')).main(),
+  chaos: async () => (await import('./chaos.js')).main(),
+  memory: async () => (await import('./memory.js')).main(),
 };
 
 const name = process.argv[2];
