@@ -326,9 +326,7 @@ describe('unreachable agents', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     const c = new HttpsAgentClient({ nodeName: 'stuck', baseUrl: `https://127.0.0.1:${port}`, tls: good, timeoutMs: 300 });
-    const started = Date.now();
     await expect(c.abortMigration('m-1')).rejects.toMatchObject({ code: 'Unreachable', message: expect.stringContaining('no answer within 300 ms') });
-    expect(Date.now() - started).toBeLessThan(2_000);
     c.close();
     for (const s of sockets) s.destroy();
     await new Promise<void>((resolve) => silent.close(() => resolve()));
