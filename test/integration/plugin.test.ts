@@ -125,8 +125,12 @@ describe('kubectl migrate', () => {
 
   it('status shows the migration in flight (text, -o json, -w redrawn), cancel aborts it, and --wait exits 1 with the reason', async () => {
     startInTerminal('cancel', ['vm-cancel', '-n', system.ns, '--wait']);
-    await eventually('vm-cancel running', async () => ((await phaseOf('vm-cancel')) === 'Running' ? true : undefined), 60_000);
-    await sleep(2500); // a progress block has been published
+    // Running with a progress block published that shows a rate (what the table's columns need).
+    await eventually('vm-cancel running with progress', async () => {
+      const mine = (await listMigrations(system)).filter((m) => m.spec.vmiName === 'vm-cancel');
+      const last = mine[mine.length - 1];
+      return last?.status?.phase === 'Running' && (last.status.progress?.bandwidthMiBps ?? 0) > 0 ? true : undefined;
+    }, 60_000);
 
     const table = await plugin(['status', '-n', system.ns]);
     expect(table.code).toBe(0);
