@@ -23,6 +23,8 @@ const { values } = parseArgs({
     'config-name': { type: 'string' },
     'system-service-account': { type: 'string' },
     'log-level': { type: 'string' },
+    'stale-after-ms': { type: 'string' },
+    'cache-max-silence-ms': { type: 'string' },
   },
   strict: true,
 });
@@ -41,6 +43,18 @@ function required(name: string, value: string | undefined): string {
 const port = Number(values.port ?? env.WEBHOOK_PORT ?? 8443);
 if (!Number.isInteger(port) || port < 0 || port > 65535) required('port (a TCP port number)', undefined);
 
+/** An optional positive whole number of milliseconds, or exit 2 naming the flag. */
+function optionalMs(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms <= 0) required(`${name} (a positive whole number of milliseconds, got "${value}")`, undefined);
+  return ms;
+}
+
+// How long the informers may be silent before they relist, and before admission stops trusting them.
+const staleAfterMs = optionalMs('stale-after-ms', values['stale-after-ms'] ?? env.STALE_AFTER_MS);
+const maxSilenceMs = optionalMs('cache-max-silence-ms', values['cache-max-silence-ms'] ?? env.CACHE_MAX_SILENCE_MS);
+
 const webhook = await startWebhook({
   kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
   port,
@@ -52,6 +66,8 @@ const webhook = await startWebhook({
     name: values['config-name'] ?? env.CONFIG_NAME ?? DEFAULT_CONFIG_LOCATION.name,
   },
   systemServiceAccount: values['system-service-account'] ?? env.SYSTEM_SERVICE_ACCOUNT ?? DEFAULT_SYSTEM_SERVICE_ACCOUNT,
+  ...(staleAfterMs === undefined ? {} : { staleAfterMs }),
+  ...(maxSilenceMs === undefined ? {} : { maxSilenceMs }),
   logger,
 });
 
