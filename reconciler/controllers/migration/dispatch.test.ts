@@ -2,11 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ProgressSample } from '../../../agent/contract.js';
 import { AGENT_RESPONSIVE_CONDITION } from './clocks.js';
 import { SCHEDULER_KEY } from './status-writer.js';
-import { unreachable, World } from './testing-fakes.js';
-
-const KEY = 'ns/mig';
-const VMIM = 'virtualmachineinstancemigrations/mig';
-const VMI = 'virtualmachineinstances/vmi';
+import { KEY, unreachable, VMI, VMIM, World } from './testing-fakes.js';
 
 const sample = (remaining: number, sampledAt: string): ProgressSample => ({
   dataProcessedBytes: 2 ** 30 - remaining,

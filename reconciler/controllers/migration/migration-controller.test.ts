@@ -1,10 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { MIGRATION_FINALIZER } from '../../../api/names.js';
 import { SCHEDULER_KEY } from './status-writer.js';
-import { conflict, NS, World } from './testing-fakes.js';
-
-const KEY = 'ns/mig';
-const VMIM = 'virtualmachineinstancemigrations/mig';
+import { conflict, KEY, NS, VMIM, World } from './testing-fakes.js';
 
 let world: World;
 afterEach(() => expect(world.agents.unexpected).toEqual([]));

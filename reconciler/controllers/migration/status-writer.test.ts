@@ -1,10 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { FailureReason } from '../../failure-reasons.js';
 import { StatusWriter } from './status-writer.js';
-import { conflict, NS, World } from './testing-fakes.js';
-
-const VMIM = 'virtualmachineinstancemigrations/mig';
-const VMI = 'virtualmachineinstances/vmi';
+import { conflict, NS, VMI, VMIM, World } from './testing-fakes.js';
 
 function setUp(phase: Parameters<World['addVmim']>[2]) {
   const world = new World();

@@ -15,6 +15,9 @@ import type { MigrationControllerDeps, MigrationWrites } from './deps.js';
 import { MigrationController } from './migration-controller.js';
 
 export const NS = 'ns';
+export const KEY = `${NS}/mig`;
+export const VMIM = 'virtualmachineinstancemigrations/mig';
+export const VMI = 'virtualmachineinstances/vmi';
 type Json = Record<string, unknown>;
 const clone = <T>(value: T): T => structuredClone(value);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -33,17 +36,11 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 export class ManualClock {
   constructor(public ms = Date.parse('2026-03-01T10:00:00Z')) {}
   readonly now = (): number => this.ms;
-  iso(offsetMs = 0): string {
-    return new Date(this.ms + offsetMs).toISOString();
-  }
-  advance(ms: number): void {
-    this.ms += ms;
-  }
+  readonly iso = (): string => new Date(this.ms).toISOString();
+  readonly advance = (ms: number): void => void (this.ms += ms);
 }
 
-interface Meta {
-  metadata: ObjectMeta;
-}
+type Meta = { metadata: ObjectMeta };
 
 /** One kind's objects as the API server holds them; get/list read a frozen snapshot while frozen. */
 export class FakeCache<T extends Meta> {
@@ -51,30 +48,20 @@ export class FakeCache<T extends Meta> {
   private snapshot: Map<string, T> | undefined;
 
   get(name: string, namespace?: string): T | undefined {
-    const object = (this.snapshot ?? this.server).get(`${namespace ?? ''}/${name}`);
-    return object && clone(object);
+    return clone((this.snapshot ?? this.server).get(`${namespace ?? ''}/${name}`));
   }
   list(namespace?: string): readonly T[] {
     return [...(this.snapshot ?? this.server).values()].filter((o) => namespace === undefined || o.metadata.namespace === namespace).map(clone);
   }
-  /** The cache stops seeing writes (a lagging watch) until thaw(). */
+  /** The cache stops seeing writes (a lagging watch). */
   freeze(): void {
     this.snapshot = new Map([...this.server].map(([k, v]) => [k, clone(v)]));
-  }
-  thaw(): void {
-    this.snapshot = undefined;
   }
 }
 
 export type WriteOp = 'patchStatus' | 'setFinalizers' | 'delete' | 'event' | 'exists';
-export interface RecordedCall {
-  op: WriteOp;
-  /** "<plural or event kind>/<name>". */
-  target: string;
-  ok: boolean;
-  /** patchStatus: the patch sent; setFinalizers: the finalizers; event: reason and message. */
-  body?: unknown;
-}
+/** `target`: "<plural or event kind>/<name>"; `body`: the status patch, the finalizers, or the event. */
+export type RecordedCall = { op: WriteOp; target: string; ok: boolean; body?: unknown };
 
 export const conflict = (what = 'the object has been modified'): ApiException<string> => new ApiException(409, what, '', {});
 const notFound = (what: string): ApiException<string> => new ApiException(404, `${what} not found`, '', {});
@@ -109,6 +96,7 @@ export class FakeClient implements MigrationWrites {
     if (index >= 0) throw this.failures.splice(index, 1)[0]?.error;
     return call;
   }
+  /** The object a write names, or 404; 409 when the write was decided on another resourceVersion. */
   private current(plural: string, meta: ObjectMeta): { store: FakeCache<Meta>; object: Meta; key: string } {
     const store = this.stores[plural];
     const key = `${meta.namespace ?? ''}/${meta.name ?? ''}`;
@@ -147,15 +135,18 @@ export class FakeClient implements MigrationWrites {
   }
 
   async event(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const call = this.begin('event', target.kind, target.metadata.name, { type, reason, message });
-    call.ok = true;
+    this.begin('event', target.kind, target.metadata.name, { type, reason, message }).ok = true;
   }
 
   async exists(plural: string, namespace: string, name: string): Promise<boolean> {
-    const call = this.begin('exists', plural, name);
-    call.ok = true;
+    this.begin('exists', plural, name).ok = true;
     return this.stores[plural]?.server.has(`${namespace}/${name}`) ?? false;
   }
+}
+
+function serverCopy<T extends Meta>(store: FakeCache<T>, name: string): T | undefined {
+  const object = store.server.get(`${NS}/${name}`);
+  return object && clone(object);
 }
 
 /** Deletion as the API server does it: a finalizer holds the object with a deletionTimestamp. */
@@ -187,10 +178,9 @@ export class FakeAgents {
     this.scripts.set(`${node}.${method}`, steps);
     return this;
   }
-  /** The node has no live agent (agentFor answers undefined) until setLive(node, true). */
+  /** Whether the node has a live agent (agentFor answers undefined while not). */
   setLive(node: string, live: boolean): void {
-    if (live) this.down.delete(node);
-    else this.down.add(node);
+    this.down[live ? 'delete' : 'add'](node);
   }
   called(node: string, method: AgentMethod): number {
     return this.calls.filter((c) => c.node === node && c.method === method).length;
@@ -210,15 +200,9 @@ export class FakeAgents {
       if (step instanceof Error) throw step;
       return typeof step === 'function' ? (step as (a: unknown) => unknown)(arg) : step;
     };
-    return {
-      health: async () => ({ nodeName: node, driver: 'fake', version: 'test' }),
-      prepareTarget: call('prepareTarget'),
-      startMigration: call('startMigration'),
-      migrationStatus: call('migrationStatus'),
-      abortMigration: call('abortMigration'),
-      confirmArrival: call('confirmArrival'),
-      releaseTarget: call('releaseTarget'),
-    } as NodeAgentApi;
+    const methods: AgentMethod[] = ['prepareTarget', 'startMigration', 'migrationStatus', 'abortMigration', 'confirmArrival', 'releaseTarget'];
+    const health = async () => ({ nodeName: node, driver: 'fake', version: 'test' });
+    return { health, ...Object.fromEntries(methods.map((m) => [m, call(m)])) } as NodeAgentApi;
   };
 }
 
@@ -233,14 +217,9 @@ export interface MigrationFixture {
 /** A status as the controller would have written it, walked through the phase machine to `phase`. */
 export function statusAt(phase: Exclude<MigrationPhase, 'Succeeded' | 'Failed'>, uid: string, fixture: MigrationFixture & { at: string }): MigrationStatus {
   const config = effectiveMigrationConfiguration(defaultClusterConfig(), fixture.migrationConfiguration);
-  const path: PhaseChange[] = [
-    { phase: 'Pending', migrationUid: uid, sourceNode: fixture.source ?? 'node-a', migrationConfiguration: config },
-    { phase: 'Scheduling' },
-    { phase: 'Scheduled', targetNode: fixture.target ?? 'node-b' },
-    { phase: 'PreparingTarget' },
-    { phase: 'TargetReady', targetNodeAddress: '10.0.0.2', targetDirectMigrationNodePorts: { '49152': 0 }, targetPod: 'agent-node-b' },
-    { phase: 'Running' },
-  ];
+  const path: PhaseChange[] = [{ phase: 'Pending', migrationUid: uid, sourceNode: fixture.source ?? 'node-a', migrationConfiguration: config }, { phase: 'Scheduling' }];
+  path.push({ phase: 'Scheduled', targetNode: fixture.target ?? 'node-b' }, { phase: 'PreparingTarget' });
+  path.push({ phase: 'TargetReady', targetNodeAddress: '10.0.0.2', targetDirectMigrationNodePorts: { '49152': 0 }, targetPod: 'agent-node-b' }, { phase: 'Running' });
   let status: MigrationStatus = {};
   for (const change of path.slice(0, path.findIndex((c) => c.phase === phase) + 1)) {
     const result = applyPhase(status, change, fixture.at);
@@ -292,15 +271,12 @@ export class World {
     return new MigrationController(this.deps());
   }
 
-  /** A Running, migratable VMI on `node`, showing `migrationState` if given. */
-  addVmi(name: string, node = 'node-a', migrationState?: MigrationStatus['migrationState']): VirtualMachineInstance {
-    const vmi: VirtualMachineInstance = {
-      metadata: { name, namespace: NS, uid: `vmi-uid-${name}`, resourceVersion: this.client.nextRevision() },
-      spec: { domain: { memory: { guest: '1Gi' } } },
-      status: { phase: 'Running', nodeName: node, migrationMethod: 'LiveMigration', ...(migrationState ? { migrationState: clone(migrationState) } : {}) },
-    };
-    this.vmis.server.set(`${NS}/${name}`, vmi);
-    return clone(vmi);
+  /** A Running, migratable VMI (1Gi of memory) on `node`. */
+  addVmi(name: string, node = 'node-a'): VirtualMachineInstance {
+    const metadata = { name, namespace: NS, uid: `vmi-uid-${name}`, resourceVersion: this.client.nextRevision() };
+    const status = { phase: 'Running' as const, nodeName: node, migrationMethod: 'LiveMigration' as const };
+    this.vmis.server.set(`${NS}/${name}`, { metadata, spec: { domain: { memory: { guest: '1Gi' } } }, status });
+    return serverCopy(this.vmis, name) as VirtualMachineInstance;
   }
 
   /** A VMIM with the finalizer; `phase` builds its status (and mirrors it on the VMI from TargetReady). */
@@ -315,19 +291,15 @@ export class World {
     this.vmims.server.set(`${NS}/${name}`, vmim);
     const vmi = this.vmis.server.get(`${NS}/${vmiName}`);
     if (vmi && status && (status.phaseTransitionTimestamps ?? []).some((p) => p.phase === 'TargetReady')) {
-      vmi.status = { ...vmi.status, migrationState: clone(status.migrationState) };
+      const metadata = { ...vmi.metadata, resourceVersion: this.client.nextRevision() };
+      this.vmis.server.set(`${NS}/${vmiName}`, { ...vmi, metadata, status: { ...vmi.status, migrationState: clone(status.migrationState) } });
     }
     return clone(vmim);
   }
 
-  vmim(name: string): VirtualMachineInstanceMigration | undefined {
-    const object = this.vmims.server.get(`${NS}/${name}`);
-    return object && clone(object);
-  }
-  vmi(name: string): VirtualMachineInstance | undefined {
-    const object = this.vmis.server.get(`${NS}/${name}`);
-    return object && clone(object);
-  }
+  /** What the API server holds now (not the cache). */
+  vmim = (name: string): VirtualMachineInstanceMigration | undefined => serverCopy(this.vmims, name);
+  vmi = (name: string): VirtualMachineInstance | undefined => serverCopy(this.vmis, name);
 
   /** `kubectl delete vmim`: held by its finalizer with a deletionTimestamp. */
   userDeletesVmim(name: string): void {

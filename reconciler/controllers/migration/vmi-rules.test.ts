@@ -9,7 +9,7 @@ const vmi = (status: VirtualMachineInstance['status'], deleting = false): Virtua
   status,
 });
 const vmim = (status?: VirtualMachineInstanceMigration['status']): VirtualMachineInstanceMigration => ({ metadata: { name: 'mig', namespace: 'ns' }, spec: { vmiName: 'vmi' }, status });
-const migratable = () => ({ condition: { type: 'LiveMigratable', status: 'True' as const } });
+const migratable = () => ({ condition: { type: 'LiveMigratable' as const, status: 'True' as const } });
 
 describe('vmiShutDown', () => {
   it('gone, being deleted, or in a final phase', () => {
@@ -42,7 +42,7 @@ describe('blockerOf', () => {
   });
 
   it('a VMI that became not live-migratable, with its reason and message', () => {
-    const notMigratable = () => ({ condition: { type: 'LiveMigratable', status: 'False' as const, reason: 'DisksNotLiveMigratable', message: 'PVC data is not shared' } });
+    const notMigratable = () => ({ condition: { type: 'LiveMigratable' as const, status: 'False' as const, reason: 'DisksNotLiveMigratable', message: 'PVC data is not shared' } });
     expect(blockerOf(vmim({ phase: 'PreparingTarget', migrationState: { sourceNode: 'n1' } }), vmi({ phase: 'Running', nodeName: 'n1' }), notMigratable)).toEqual({
       reason: FailureReason.NotMigratable,
       message: 'Cannot migrate VMI, Reason: DisksNotLiveMigratable, Message: PVC data is not shared',
