@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { chooseTarget, type NodeFacts } from '../scheduling/target-choice.js';
-import { admit, inFlightFrom, waitingFrom, type InFlight, type Limits, type Waiting } from './slots.js';
+import { admit, inFlightFrom, oneInFlightPerVmi, waitingFrom, type InFlight, type Limits, type Waiting } from './slots.js';
 
 const DEFAULTS: Limits = { parallelMigrationsPerCluster: 5, parallelOutboundMigrationsPerNode: 2, parallelInboundMigrationsPerNode: 2 };
 
@@ -122,5 +122,25 @@ describe('derived from VMIMs as the API server holds them', () => {
   it('a deleted migration still in Scheduling is not admitted', () => {
     const deleted = vmim('gone', 'Scheduling', { metadata: { name: 'gone', namespace: 'ns', deletionTimestamp: '2026-01-01T00:01:00Z' } });
     expect(waitingFrom([deleted])).toEqual([]);
+  });
+});
+
+describe('oneInFlightPerVmi', () => {
+  it('holds the second migration of a VMI (VmiBusy) before admission, so it takes no slot from another VMI', () => {
+    const a1 = { ...w('ns/a1', 'n1', 1), vmi: 'ns/a' };
+    const a2 = { ...w('ns/a2', 'n1', 2), vmi: 'ns/a' };
+    const b1 = { ...w('ns/b1', 'n2', 3), vmi: 'ns/b' };
+    const { eligible, held } = oneInFlightPerVmi([a2, b1, a1], new Map());
+    expect(eligible.map((m) => m.key)).toEqual(['ns/a1', 'ns/b1']);
+    expect(held).toEqual([{ migration: a2, reason: 'VmiBusy', message: 'migration ns/a1 of VMI ns/a goes first' }]);
+    const decision = admit(eligible, [], { ...DEFAULTS, parallelMigrationsPerCluster: 2 }, chooser(nodes('n1', 'n2', 'n3')));
+    expect(decision.admitted.map((a) => a.migration.key)).toEqual(['ns/a1', 'ns/b1']);
+  });
+
+  it('holds every waiting migration of a VMI that already has one in flight', () => {
+    const c2 = { ...w('ns/c2', 'n1', 1), vmi: 'ns/c' };
+    const { eligible, held } = oneInFlightPerVmi([c2], new Map([['ns/c', 'ns/c1']]));
+    expect(eligible).toEqual([]);
+    expect(held.map((h) => h.message)).toEqual(['migration ns/c1 of VMI ns/c goes first']);
   });
 });

@@ -39,9 +39,11 @@ export interface Waiting {
   sourceNode: string;
   priority?: MigrationPriority;
   creationTimestamp?: string;
+  /** "<namespace>/<vmiName>": at most one migration of a VMI is in flight. */
+  vmi?: string;
 }
 
-export type WaitReason = 'ClusterLimit' | 'OutboundLimit' | 'InboundLimit' | 'NoEligibleNode';
+export type WaitReason = 'ClusterLimit' | 'OutboundLimit' | 'InboundLimit' | 'NoEligibleNode' | 'VmiBusy';
 
 export interface Admission<W extends Waiting> {
   admitted: Array<{ migration: W; targetNode: string }>;
@@ -72,8 +74,30 @@ export function waitingFrom(vmims: readonly VirtualMachineInstanceMigration[]): 
   return vmims.flatMap((vmim) => {
     const sourceNode = vmim.status?.migrationState?.sourceNode;
     if (vmim.status?.phase !== 'Scheduling' || sourceNode === undefined || vmim.metadata.deletionTimestamp) return [];
-    return [{ key: migrationKey(vmim), sourceNode, priority: vmim.spec.priority, creationTimestamp: vmim.metadata.creationTimestamp, vmim }];
+    const vmi = `${vmim.metadata.namespace ?? ''}/${vmim.spec.vmiName}`;
+    return [{ key: migrationKey(vmim), sourceNode, priority: vmim.spec.priority, creationTimestamp: vmim.metadata.creationTimestamp, vmi, vmim }];
   });
+}
+
+/**
+ * One in-flight migration per VMI, whatever the webhook let through (a stale cache, a bypass): of
+ * the waiting migrations, those of a VMI with one in flight, and all but the first in queue order
+ * of each VMI, are held as VmiBusy — before admission, so they take no slot from others.
+ */
+export function oneInFlightPerVmi<W extends Waiting>(waiting: readonly W[], busyVmis: ReadonlyMap<string, string>): { eligible: W[]; held: Admission<W>['held'] } {
+  const eligible: W[] = [];
+  const held: Admission<W>['held'] = [];
+  const first = new Map<string, string>(busyVmis);
+  for (const migration of [...waiting].sort(queueOrder)) {
+    const ahead = migration.vmi === undefined ? undefined : first.get(migration.vmi);
+    if (ahead !== undefined) {
+      held.push({ migration, reason: 'VmiBusy', message: `migration ${ahead} of VMI ${migration.vmi} goes first` });
+      continue;
+    }
+    if (migration.vmi !== undefined) first.set(migration.vmi, migration.key);
+    eligible.push(migration);
+  }
+  return { eligible, held };
 }
 
 const PRIORITY_RANK: Record<MigrationPriority, number> = {

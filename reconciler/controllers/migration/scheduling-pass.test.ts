@@ -75,7 +75,8 @@ describe('scheduling pass', () => {
     world.addVmim('next', 'vmi', 'Scheduling', { source: 'n1' });
     await world.controller().reconcile(SCHEDULER_KEY);
     expect(phaseOf('next')).toBe('Scheduling');
-    expect(world.client.objectWrites()).not.toContain('patchStatus virtualmachineinstancemigrations/next');
+    // It waits with a reason a user can read, not silently.
+    expect(waitReason('next')).toBe('VmiBusy');
   });
 
   it('of two migrations of one VMI waiting at once, admits one only', async () => {
@@ -89,6 +90,21 @@ describe('scheduling pass', () => {
     await controller.reconcile(SCHEDULER_KEY);
     await world.controller().reconcile(SCHEDULER_KEY);
     expect([phaseOf('first'), phaseOf('second')]).toEqual(['PreparingTarget', 'Scheduling']);
+    expect(waitReason('second')).toBe('VmiBusy');
+  });
+
+  it('a second migration of a busy VMI takes no slot from another VMI', async () => {
+    setUp({ parallelMigrationsPerCluster: 2 }, ['n1', 'n2', 'n3']);
+    world.addVmi('a', 'n1');
+    world.addVmi('b', 'n2');
+    world.addVmim('a1', 'a', 'Scheduling', { source: 'n1' });
+    world.clock.advance(1000);
+    world.addVmim('a2', 'a', 'Scheduling', { source: 'n1' });
+    world.clock.advance(1000);
+    world.addVmim('b1', 'b', 'Scheduling', { source: 'n2' });
+    await world.controller().reconcile(SCHEDULER_KEY);
+    expect([phaseOf('a1'), phaseOf('a2'), phaseOf('b1')]).toEqual(['PreparingTarget', 'Scheduling', 'PreparingTarget']);
+    expect(waitReason('a2')).toBe('VmiBusy');
   });
 
   it('no eligible node: waits with NoEligibleNode, then fails Unschedulable after unschedulableTimeout', async () => {

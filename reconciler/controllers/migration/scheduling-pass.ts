@@ -6,7 +6,7 @@ import type { VirtualMachineInstanceMigration } from '../../../api/schemas/vmim.
 import { isConflict, isNotFound } from '../../../kube/kubevirt-client.js';
 import { nodeFacts } from '../../agents/node-facts.js';
 import type { ReconcileResult } from '../../controller-runner.js';
-import { admit, inFlightFrom, migrationKey, waitingFrom, type InFlight } from '../../limits/slots.js';
+import { admit, inFlightFrom, migrationKey, oneInFlightPerVmi, waitingFrom, type InFlight } from '../../limits/slots.js';
 import { chooseTarget } from '../../scheduling/target-choice.js';
 import { waitingDecision } from '../../timeouts/policy.js';
 import type { MigrationControllerDeps } from './deps.js';
@@ -50,26 +50,23 @@ export class SchedulingPass {
     const limits = this.deps.config().migrations;
     const inFlight = [...inFlightFrom(all), ...this.unobservedAdmissions.values()];
     this.dispatch.keepOnly(new Set(all.filter((m) => m.status?.phase === 'Running').map((m) => m.metadata.uid ?? '')));
-    // One in-flight migration per VMI, whatever the webhook let through (a stale cache, a bypass):
-    // a VMI that already has one never gets a second admitted.
-    const busyVmis = new Set(all.filter((m) => inFlight.some((f) => f.key === migrationKey(m))).map((m) => `${m.metadata.namespace}/${m.spec.vmiName}`));
+    const inFlightKeys = new Set(inFlight.map((f) => f.key));
+    const busyVmis = new Map(all.filter((m) => inFlightKeys.has(migrationKey(m))).map((m) => [`${m.metadata.namespace}/${m.spec.vmiName}`, migrationKey(m)] as const));
     const nodes = this.deps.caches.nodes.list().map((node) => nodeFacts(node, this.deps.agents.agentFor(node.metadata?.name ?? '') !== undefined));
-    const waiting = waitingFrom(all);
-    const decision = admit(waiting, inFlight, limits, (migration, view) => {
+    const perVmi = oneInFlightPerVmi(waitingFrom(all), busyVmis);
+    const decision = admit(perVmi.eligible, inFlight, limits, (migration, view) => {
       const vmi = this.writer.vmiOf(migration.vmim);
       return chooseTarget(nodes, { sourceNode: migration.sourceNode, vmiNodeSelector: vmi?.spec?.nodeSelector, addedNodeSelector: migration.vmim.spec.addedNodeSelector }, view);
     });
+    decision.held.push(...perVmi.held);
     let nextDeadline: number | undefined;
     for (const { migration, targetNode } of decision.admitted) {
       const { vmim } = migration;
-      const vmiKey = `${vmim.metadata.namespace}/${vmim.spec.vmiName}`;
-      if (busyVmis.has(vmiKey)) continue; // waits until the other one ends
       try {
         // Scheduled and PreparingTarget in one write: nothing happens between them but this write.
         const status = await this.writer.transition(vmim, [{ phase: 'Scheduled', targetNode }, { phase: 'PreparingTarget' }], {
           conditions: this.withWaiting(vmim, undefined),
         });
-        busyVmis.add(vmiKey);
         if (status.phase === 'PreparingTarget') {
           this.unobservedAdmissions.set(migration.key, { key: migration.key, uid: vmim.metadata.uid ?? '', sourceNode: migration.sourceNode, targetNode });
         }
