@@ -184,7 +184,8 @@ export function finishAbort(status: MigrationStatus, outcome: AbortOutcome, now:
   }
   switch (outcome.result) {
     case 'aborted': {
-      const failed = applyPhase(status, { phase: 'Failed', reason: FailureReason.Aborted, message: 'cancelled while running' }, now);
+      const message = status.phase === 'TargetReady' ? 'cancelled in phase TargetReady' : 'cancelled while running';
+      const failed = applyPhase(status, { phase: 'Failed', reason: FailureReason.Aborted, message }, now);
       return failed.ok ? { ...failed, status: withAbortRequested(failed.status, 'Succeeded', now) } : failed;
     }
     case 'completed-first': {

@@ -158,3 +158,30 @@ describe('abortOutcomeOf', () => {
     expect(abortOutcomeOf({ result: 'failed', message: 'libvirt said no' })).toEqual({ result: 'failed', reason: 'SourceFailed', message: 'libvirt said no' });
   });
 });
+
+describe('cancel when the switch-over won but the target never confirms', () => {
+  it('ends Failed with abortStatus Failed (not left Aborting) after targetReadyTimeout, and the finalizer comes off', async () => {
+    world = new World();
+    world.addVmi('vmi');
+    world.addVmim('mig', 'vmi', 'Running', { migrationConfiguration: { targetReadyTimeout: 30 } });
+    world.userDeletesVmim('mig');
+    world.agents.script('node-a', 'abortMigration', { result: 'completed-first' }).script('node-b', 'confirmArrival', { domainDetected: false });
+    const controller = world.controller();
+    await controller.reconcile(KEY); // abort requested, recorded
+    let waited = 0;
+    while (world.vmim('mig')?.status?.phase === 'Running' && waited < 40) {
+      await controller.reconcile(KEY);
+      if (world.vmim('mig')?.status?.phase !== 'Running') break;
+      world.clock.advance(1000);
+      waited++;
+    }
+    expect(waited).toBe(30);
+    const status = world.vmim('mig')?.status;
+    expect(status?.phase).toBe('Failed');
+    expect(status?.migrationState).toMatchObject({ abortRequested: true, abortStatus: 'Failed', completed: true, failed: true });
+    expect(status?.migrationState?.failureReason).toMatch(/^TargetFailed: the source finished but the target never saw the domain run/);
+    expect(world.vmi('vmi')?.status?.migrationState).toMatchObject({ abortStatus: 'Failed', failed: true });
+    await controller.reconcile(KEY);
+    expect(world.vmim('mig')).toBeUndefined();
+  });
+});

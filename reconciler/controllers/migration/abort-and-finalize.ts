@@ -75,7 +75,12 @@ export class AbortAndFinalize {
     const base = clock ?? status;
     if (outcome.result === 'completed-first') {
       // The guest moved before the abort took: only the target can say it runs there.
-      return this.dispatch.confirmArrival(withStatus(vmim, base), base, (s) => this.commitAbortEnd(vmim, s, { result: 'completed-first' }));
+      return this.dispatch.confirmArrival(
+        withStatus(vmim, base),
+        base,
+        (s) => this.commitAbortEnd(vmim, s, { result: 'completed-first' }),
+        (s, message) => this.commitAbortEnd(vmim, s, { result: 'failed', reason: FailureReason.TargetFailed, message }),
+      );
     }
     await this.dispatch.agents.releaseTarget(vmim, this.deps.log);
     await this.commitAbortEnd(vmim, base, outcome);

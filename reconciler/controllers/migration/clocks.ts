@@ -11,6 +11,8 @@ import type { MigrationStatus } from '../../phases.js';
 import type { ProgressTracker } from '../../timeouts/policy.js';
 
 export const AGENT_RESPONSIVE_CONDITION = 'AgentResponsive';
+/** False from the first time the source said the guest left and the target did not confirm it. */
+export const ARRIVAL_CONDITION = 'TargetDomainDetected';
 
 function parseMs(stamp: string | null | undefined): number | undefined {
   const ms = stamp ? Date.parse(stamp) : NaN;
@@ -47,6 +49,18 @@ export function afterAgentCall(status: MigrationStatus, answered: boolean, node:
     message: `${node ? `agent on ${node}` : 'node agent'}: ${error ?? 'no answer'}`,
     lastTransitionTime: nowIso,
   });
+}
+
+/** Since when the target has not confirmed a guest the source says it sent, if it is waiting. */
+export function arrivalWaitingSince(status: MigrationStatus | undefined): number | undefined {
+  const condition = status?.conditions?.find((c) => c.type === ARRIVAL_CONDITION);
+  return condition?.status === 'False' ? parseMs(condition.lastTransitionTime) : undefined;
+}
+
+/** The status once the target did not confirm arrival: the wait starts now unless it already ran. */
+export function afterArrivalUnconfirmed(status: MigrationStatus, nowIso: string, detail: string): MigrationStatus | undefined {
+  if (arrivalWaitingSince(status) !== undefined) return undefined;
+  return withCondition(status, { type: ARRIVAL_CONDITION, status: 'False', reason: 'NotDetected', message: detail, lastTransitionTime: nowIso });
 }
 
 /**

@@ -139,3 +139,27 @@ describe('dispatch through MigrationController.reconcile', () => {
     expect(world.agents.calls).toEqual([]);
   });
 });
+
+describe('arrival that never comes', () => {
+  it('a source that keeps saying Completed while the target never confirms fails TargetFailed after targetReadyTimeout, without a write per poll', async () => {
+    world = new World();
+    world.addVmi('vmi');
+    world.addVmim('mig', 'vmi', 'Running', { migrationConfiguration: { targetReadyTimeout: 30 } });
+    world.agents.script('node-a', 'migrationStatus', { migrationUid: 'uid-mig', state: 'Completed' }).script('node-b', 'confirmArrival', { domainDetected: false });
+    let controller = world.controller();
+    await controller.reconcile(KEY);
+    const writesAfterFirst = world.client.objectWrites().length;
+    for (let s = 1; s < 30; s++) {
+      world.clock.advance(1000);
+      if (s === 15) controller = world.controller(); // a restart does not restart the wait
+      await controller.reconcile(KEY);
+    }
+    expect(world.vmim('mig')?.status?.phase).toBe('Running');
+    expect(world.client.objectWrites().length).toBe(writesAfterFirst);
+    world.clock.advance(1000);
+    await controller.reconcile(KEY);
+    const status = world.vmim('mig')?.status;
+    expect(status?.phase).toBe('Failed');
+    expect(status?.migrationState?.failureReason).toBe('TargetFailed: the source finished but the target never saw the domain run (not detected)');
+  });
+});

@@ -14,7 +14,7 @@ import { waitingDecision, type ProgressTracker } from '../../timeouts/policy.js'
 import { vmiMigrationSize } from '../../timeouts/migration-size.js';
 import { readGuestMemoryBytes } from '../../vmi/domain.js';
 import { AgentCalls, type AgentAnswer } from './agent-calls.js';
-import { agentSilentSince, afterAgentCall } from './clocks.js';
+import { afterAgentCall, afterArrivalUnconfirmed, agentSilentSince, arrivalWaitingSince } from './clocks.js';
 import type { MigrationControllerDeps } from './deps.js';
 import { planRunning } from './running-plan.js';
 import { SCHEDULER_KEY, type StatusWriter } from './status-writer.js';
@@ -33,6 +33,8 @@ function stampMs(status: MigrationStatus | undefined, phase: string): number | u
 
 /** Builds the final status once the target confirmed the guest runs there. */
 export type ArrivalOutcome = (status: MigrationStatus) => Promise<unknown>;
+/** Ends the migration when the target never confirmed (default: Failed, TargetFailed). */
+export type GiveUp = (status: MigrationStatus, message: string) => Promise<unknown>;
 
 export class Dispatch {
   /** This process's progress trackers, a cache over the ones published in status (see clocks.ts). */
@@ -292,9 +294,10 @@ export class Dispatch {
 
   /**
    * The source says the guest left: only the target can say it runs there. Bounded by
-   * targetReadyTimeout from the first time the target did not confirm.
+   * targetReadyTimeout from the first time the target did not confirm (its own clock in status,
+   * not the agent-silence one, which the source's answers keep resetting).
    */
-  async confirmArrival(vmim: VirtualMachineInstanceMigration, status: MigrationStatus, onArrived: ArrivalOutcome): Promise<ReconcileResult | void> {
+  async confirmArrival(vmim: VirtualMachineInstanceMigration, status: MigrationStatus, onArrived: ArrivalOutcome, onGiveUp?: GiveUp): Promise<ReconcileResult | void> {
     const uid = vmim.metadata.uid ?? '';
     const targetNode = status.migrationState?.targetNode;
     const target: NodeAgentApi | undefined = this.agents.agent(targetNode);
@@ -310,10 +313,12 @@ export class Dispatch {
         detail = String(error instanceof Error ? error.message : error);
       }
     }
-    const clock = afterAgentCall(status, false, targetNode, this.writer.nowIso(), `arrival not confirmed: ${detail}`);
-    const since = agentSilentSince(clock ?? status) ?? this.writer.now();
+    const clock = afterArrivalUnconfirmed(status, this.writer.nowIso(), `arrival not confirmed: ${detail}`);
+    const since = arrivalWaitingSince(clock ?? status) ?? this.writer.now();
     if (this.writer.now() - since >= this.configuration(vmim).targetReadyTimeout * 1000) {
-      await this.writer.fail(withStatus(vmim, clock ?? status), FailureReason.TargetFailed, `the source finished but the target never saw the domain run (${detail})`);
+      const message = `the source finished but the target never saw the domain run (${detail})`;
+      if (onGiveUp) await onGiveUp(clock ?? status, message);
+      else await this.writer.fail(withStatus(vmim, clock ?? status), FailureReason.TargetFailed, message);
       return;
     }
     if (clock) await this.writer.commit(vmim, clock);
