@@ -110,7 +110,7 @@ export class AbortAndFinalize {
   /** A final migration: mirrored on the VMI, finalizer off, history pruned, orphans deleted. */
   async finalize(vmim: VirtualMachineInstanceMigration, status: MigrationStatus): Promise<ReconcileResult | void> {
     this.dispatch.forget(vmim.metadata.uid ?? '');
-    if (showsOnVmi(status)) await this.writer.mirror(vmim, status);
+    if (this.writer.mustMirror(vmim, status)) await this.writer.mirror(vmim, status);
     const finalizers = vmim.metadata.finalizers ?? [];
     if (finalizers.includes(this.finalizer)) {
       await this.writer.setFinalizers(vmim, finalizers.filter((f) => f !== this.finalizer));

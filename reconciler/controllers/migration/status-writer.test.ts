@@ -58,6 +58,20 @@ describe('StatusWriter: the order of truth', () => {
     expect(t.world.client.events()).toEqual(['VirtualMachineInstanceMigration/mig MigrationFailed']);
   });
 
+  it('a hand-off whose VMIM write was lost still ends with the VMI agreeing (it was told, so it is kept true)', async () => {
+    const t = setUp('PreparingTarget');
+    world = t.world;
+    const ready = { phase: 'TargetReady' as const, targetNodeAddress: '10.0.0.2', targetDirectMigrationNodePorts: { '49152': 0 }, targetPod: 'agent-node-b' };
+    t.world.client.failNext('patchStatus', conflict(), 'virtualmachineinstancemigrations');
+    await expect(t.writer.transition(t.read(), [ready])).rejects.toThrow();
+    expect(t.world.vmi('vmi')?.status?.migrationState?.completed).toBe(false);
+    expect(t.world.vmim('mig')?.status?.phase).toBe('PreparingTarget');
+    // The migration then ends before any hand-off is recorded on the VMIM (e.g. a cancel).
+    await t.writer.fail(t.read(), FailureReason.Aborted, 'cancelled in phase PreparingTarget');
+    expect(t.world.vmi('vmi')?.status?.migrationState).toMatchObject({ completed: true, failed: true, failureReason: 'Aborted: cancelled in phase PreparingTarget' });
+    expect(t.world.client.objectWrites().slice(-2)).toEqual([`patchStatus ${VMI}`, `patchStatus ${VMIM}`]);
+  });
+
   it('when the VMI write fails, the VMIM is not written', async () => {
     const t = setUp('TargetReady');
     world = t.world;

@@ -60,8 +60,19 @@ export class StatusWriter {
 
   /** Writes a migration's new status: its VMI first when the VMI must show it. */
   async commit(vmim: VirtualMachineInstanceMigration, next: MigrationStatus): Promise<void> {
-    if (showsOnVmi(next)) await this.mirror(vmim, next);
+    if (this.mustMirror(vmim, next)) await this.mirror(vmim, next);
     await this.writeMigration(vmim, next);
+  }
+
+  /**
+   * The VMI must show this status from the hand-off on — and also whenever it already names this
+   * migration (a hand-off whose VMI write landed and whose VMIM write did not: the VMI is then
+   * kept true to the end, not left showing a migration in progress).
+   */
+  mustMirror(vmim: VirtualMachineInstanceMigration, next: MigrationStatus): boolean {
+    if (showsOnVmi(next)) return true;
+    const uid = vmim.metadata.uid;
+    return uid !== undefined && this.vmiOf(vmim)?.status?.migrationState?.migrationUid === uid;
   }
 
   /** Applies phase changes (pure, phases.ts) and commits them, with the events they mean. */
@@ -129,7 +140,7 @@ export class StatusWriter {
     this.event(vmim, type, reason, message);
     this.deps.observe?.finished(status.phase === 'Succeeded' ? 'Succeeded' : 'Failed', status.phase === 'Succeeded' ? undefined : failureReasonOf(status));
     const vmi = this.vmiOf(vmim);
-    if (!vmi || !showsOnVmi(status)) return;
+    if (!vmi || !this.mustMirror(vmim, status)) return;
     const target = { kind: 'VirtualMachineInstance', apiVersion: 'kubevirt.io/v1', metadata: vmi.metadata };
     const succeeded = status.phase === 'Succeeded';
     const text = succeeded
