@@ -75,7 +75,7 @@ export class AbortAndFinalize {
     const base = clock ?? status;
     if (outcome.result === 'completed-first') {
       // The guest moved before the abort took: only the target can say it runs there.
-      return this.dispatch.confirmArrival(
+      return this.dispatch.arrival.confirm(
         withStatus(vmim, base),
         base,
         (s) => this.commitAbortEnd(vmim, s, { result: 'completed-first' }),

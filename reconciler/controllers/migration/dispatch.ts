@@ -1,7 +1,6 @@
 // Dispatch: moves a migration forward through its phases by calling the node agents — the target
 // prepares, the source starts and reports progress, the target confirms arrival. Each step reads
 // the freshest status, asks a pure function what to do, and commits through the StatusWriter.
-import type { NodeAgentApi } from '../../../agent/contract.js';
 import type { MigrationConfiguration } from '../../../api/schemas/migration-config.js';
 import type { VirtualMachineInstanceMigration } from '../../../api/schemas/vmim.js';
 import { parseQuantity } from '../../../api/quantity.js';
@@ -14,7 +13,8 @@ import { waitingDecision, type ProgressTracker } from '../../timeouts/policy.js'
 import { vmiMigrationSize } from '../../timeouts/migration-size.js';
 import { readGuestMemoryBytes } from '../../vmi/domain.js';
 import { AgentCalls, type AgentAnswer } from './agent-calls.js';
-import { afterAgentCall, afterArrivalUnconfirmed, agentSilentSince, arrivalWaitingSince } from './clocks.js';
+import { Arrival } from './arrival.js';
+import { afterAgentCall, agentSilentSince } from './clocks.js';
 import type { MigrationControllerDeps } from './deps.js';
 import { planRunning } from './running-plan.js';
 import { SCHEDULER_KEY, type StatusWriter } from './status-writer.js';
@@ -31,15 +31,12 @@ function stampMs(status: MigrationStatus | undefined, phase: string): number | u
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** Builds the final status once the target confirmed the guest runs there. */
-export type ArrivalOutcome = (status: MigrationStatus) => Promise<unknown>;
-/** Ends the migration when the target never confirmed (default: Failed, TargetFailed). */
-export type GiveUp = (status: MigrationStatus, message: string) => Promise<unknown>;
 
 export class Dispatch {
   /** This process's progress trackers, a cache over the ones published in status (see clocks.ts). */
   private readonly trackers = new Map<string, ProgressTracker>();
   readonly agents: AgentCalls;
+  readonly arrival: Arrival;
 
   constructor(
     private readonly deps: MigrationControllerDeps,
@@ -47,6 +44,7 @@ export class Dispatch {
     private readonly finalizer: string,
   ) {
     this.agents = new AgentCalls(deps);
+    this.arrival = new Arrival(this.agents, writer, (vmim) => this.configuration(vmim).targetReadyTimeout);
   }
 
   forget(uid: string): void {
@@ -179,7 +177,7 @@ export class Dispatch {
   private async stopAfterStart(vmim: VirtualMachineInstanceMigration, status: MigrationStatus, reason: FailureReason, message: string): Promise<ReconcileResult | void> {
     const { answer } = await this.agents.call(vmim, status, status.migrationState?.sourceNode, this.writer.nowIso(), (source) => source.abortMigration(vmim.metadata.uid ?? ''));
     if (answer.ok && answer.value.result === 'completed-first') {
-      return this.confirmArrival(vmim, status, (s) => this.writer.transition(withStatus(vmim, s), [{ phase: 'Running' }, { phase: 'Succeeded' }]));
+      return this.arrival.confirm(vmim, status, (s) => this.writer.transition(withStatus(vmim, s), [{ phase: 'Running' }, { phase: 'Succeeded' }]));
     }
     await this.agents.releaseTarget(vmim, this.deps.log);
     await this.writer.fail(withStatus(vmim, status), reason, message);
@@ -251,7 +249,7 @@ export class Dispatch {
     });
     switch (plan.kind) {
       case 'confirm-arrival':
-        return this.confirmArrival(withStatus(vmim, base), base, (s) => this.succeed(vmim, s));
+        return this.arrival.confirm(withStatus(vmim, base), base, (s) => this.succeed(vmim, s));
       case 'fail':
         await this.agents.releaseTarget(vmim, this.deps.log);
         await this.writer.fail(withStatus(vmim, base), plan.reason, plan.message);
@@ -269,7 +267,7 @@ export class Dispatch {
   /** A deadline passed while Running: abort on the source, then fail with the deadline's reason. */
   private async abortForTimeout(vmim: VirtualMachineInstanceMigration, status: MigrationStatus, reason: FailureReason, message: string): Promise<ReconcileResult | void> {
     const { answer, clock } = await this.agents.call(vmim, status, status.migrationState?.sourceNode, this.writer.nowIso(), (source) => source.abortMigration(vmim.metadata.uid ?? ''));
-    if (answer.ok && answer.value.result === 'completed-first') return this.confirmArrival(vmim, status, (s) => this.succeed(vmim, s));
+    if (answer.ok && answer.value.result === 'completed-first') return this.arrival.confirm(vmim, status, (s) => this.succeed(vmim, s));
     if (answer.ok && (answer.value.result === 'aborted' || answer.value.result === 'not-found')) {
       await this.agents.releaseTarget(vmim, this.deps.log);
       await this.writer.fail(withStatus(vmim, clock ?? status), reason, message);
@@ -290,38 +288,5 @@ export class Dispatch {
   private async succeed(vmim: VirtualMachineInstanceMigration, status: MigrationStatus): Promise<void> {
     const progress = status.progress ? { ...status.progress, percent: 100, dataRemainingBytes: 0, etaSeconds: 0, updatedAt: this.writer.nowIso() } : undefined;
     await this.writer.transition(withStatus(vmim, status), [{ phase: 'Succeeded' }], progress ? { progress } : undefined);
-  }
-
-  /**
-   * The source says the guest left: only the target can say it runs there. Bounded by
-   * targetReadyTimeout from the first time the target did not confirm (its own clock in status,
-   * not the agent-silence one, which the source's answers keep resetting).
-   */
-  async confirmArrival(vmim: VirtualMachineInstanceMigration, status: MigrationStatus, onArrived: ArrivalOutcome, onGiveUp?: GiveUp): Promise<ReconcileResult | void> {
-    const uid = vmim.metadata.uid ?? '';
-    const targetNode = status.migrationState?.targetNode;
-    const target: NodeAgentApi | undefined = this.agents.agent(targetNode);
-    let detail = `no live agent on ${targetNode}`;
-    if (target) {
-      try {
-        if ((await target.confirmArrival(uid)).domainDetected) {
-          await onArrived(status);
-          return;
-        }
-        detail = 'not detected';
-      } catch (error) {
-        detail = String(error instanceof Error ? error.message : error);
-      }
-    }
-    const clock = afterArrivalUnconfirmed(status, this.writer.nowIso(), `arrival not confirmed: ${detail}`);
-    const since = arrivalWaitingSince(clock ?? status) ?? this.writer.now();
-    if (this.writer.now() - since >= this.configuration(vmim).targetReadyTimeout * 1000) {
-      const message = `the source finished but the target never saw the domain run (${detail})`;
-      if (onGiveUp) await onGiveUp(clock ?? status, message);
-      else await this.writer.fail(withStatus(vmim, clock ?? status), FailureReason.TargetFailed, message);
-      return;
-    }
-    if (clock) await this.writer.commit(vmim, clock);
-    return { requeueAfterMs: 200 };
   }
 }
