@@ -49,6 +49,14 @@ describe('disagreement', () => {
     expect(disagreement(final, vmi({ ...state, migrationUid: 'uid-a' }, 'n1'))).toContain('runs on n1');
     expect(disagreement(final, vmi(undefined))).toContain('shows migration none');
   });
+
+  it('holds a VMI named by a migration cancelled before TargetReady to the same end', () => {
+    const aborted = { sourceNode: 'n1', targetNode: 'n2', completed: true, failed: true, abortStatus: 'Succeeded' as const, endTimestamp: at(3) };
+    const cancelled = vmim('a', 'n1', 'n2', { Scheduled: 0, PreparingTarget: 1, Failed: 3 }, { migrationState: aborted });
+    expect(disagreement(cancelled, vmi(undefined, 'n1'))).toBeUndefined();
+    expect(disagreement(cancelled, vmi({ ...aborted, migrationUid: 'uid-a' }, 'n1'))).toBeUndefined();
+    expect(disagreement(cancelled, vmi({ sourceNode: 'n1', targetNode: 'n2', migrationUid: 'uid-a' }, 'n1'))).toContain('migrationState.completed');
+  });
 });
 
 describe('agent starts', () => {

@@ -70,18 +70,27 @@ export function limitPeaks(vmims: readonly VirtualMachineInstanceMigration[], li
 }
 
 /**
- * What the VMI says that contradicts a Running or final VMIM just seen, or undefined when they
- * agree (the issue's order of truth: the VMI is written first). A migration that ended before it
- * was handed to the nodes (no TargetReady) never touches the VMI's record.
+ * What the VMI says that contradicts a Running or final VMIM just seen, with both sides as
+ * evidence, or undefined when they agree (the issue's order of truth: the VMI is written first).
  */
 export function disagreement(vmim: VirtualMachineInstanceMigration, vmi: VirtualMachineInstance | undefined): string | undefined {
+  const problem = disagreementOnly(vmim, vmi);
+  if (problem === undefined) return undefined;
+  // The evidence: what each side said at that moment.
+  const stamps = (vmim.status?.phaseTransitionTimestamps ?? []).map((p) => `${p.phase}@${p.phaseTransitionTimestamp.slice(11)}`).join(' ');
+  return `${problem} [VMIM ${stamps}; VMIM migrationState ${JSON.stringify(vmim.status?.migrationState)}; VMI on ${vmi?.status?.nodeName}, migrationState ${JSON.stringify(vmi?.status?.migrationState)}]`;
+}
+
+function disagreementOnly(vmim: VirtualMachineInstanceMigration, vmi: VirtualMachineInstance | undefined): string | undefined {
   const status = vmim.status ?? {};
   const shown = vmi?.status?.migrationState;
   const uid = vmim.metadata.uid;
   if (status.phase === 'Running') return shown?.migrationUid === uid ? undefined : `Running, but the VMI shows migration ${shown?.migrationUid ?? 'none'}`;
   if (!FINAL_PHASES.has(status.phase ?? '')) return undefined;
+  // Handed off (TargetReady) means the VMI names it. A cancel may land between the VMI's hand-off
+  // write and the VMIM's TargetReady: then the VMI names it too, and must then say the same end.
   const handedOff = stampMs(vmim, 'TargetReady') !== undefined;
-  if (!handedOff) return shown?.migrationUid === uid ? 'the VMI shows a migration that never reached the nodes' : undefined;
+  if (!handedOff && shown?.migrationUid !== uid) return undefined;
   if (!shown || shown.migrationUid !== uid) return `${status.phase}, but the VMI shows migration ${shown?.migrationUid ?? 'none'}`;
   const state = status.migrationState ?? {};
   for (const key of ['completed', 'failed', 'abortStatus', 'endTimestamp', 'targetNode'] as const) {
