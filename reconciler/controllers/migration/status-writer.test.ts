@@ -72,6 +72,20 @@ describe('StatusWriter: the order of truth', () => {
     expect(t.world.client.objectWrites().slice(-2)).toEqual([`patchStatus ${VMI}`, `patchStatus ${VMIM}`]);
   });
 
+  it("a new hand-off replaces the VMI's record of the last migration whole: no abort or failure fields of that one remain", async () => {
+    const t = setUp('PreparingTarget');
+    world = t.world;
+    const vmi = t.world.vmis.server.get('ns/vmi');
+    if (!vmi?.status) throw new Error('no vmi');
+    vmi.status.migrationState = { migrationUid: 'uid-old', completed: true, failed: true, abortRequested: true, abortStatus: 'Succeeded', failureReason: 'Aborted: cancelled while running' };
+    const ready = { phase: 'TargetReady' as const, targetNodeAddress: '10.0.0.2', targetDirectMigrationNodePorts: { '49152': 0 }, targetPod: 'agent-node-b' };
+    await t.writer.transition(t.read(), [ready]);
+    const shown = t.world.vmi('vmi')?.status?.migrationState ?? {};
+    expect(shown.migrationUid).toBe('uid-mig');
+    expect(Object.keys(shown).filter((k) => ['abortRequested', 'abortStatus', 'failureReason'].includes(k))).toEqual([]);
+    expect(shown).toMatchObject({ completed: false, failed: false });
+  });
+
   it('when the VMI write fails, the VMIM is not written', async () => {
     const t = setUp('TargetReady');
     world = t.world;

@@ -4,6 +4,7 @@
 // KubeVirt does. A client that sees the VMIM final (or Running) then reads a VMI that agrees.
 import type { VirtualMachineInstance } from '../../../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../../../api/schemas/vmim.js';
+import { mergePatchBetween } from '../../../common/merge-patch.js';
 import { VMIM_PLURAL, VMI_PLURAL } from '../../../kube/kubevirt-client.js';
 import { FailureReason } from '../../failure-reasons.js';
 import { migrationKey } from '../../limits/slots.js';
@@ -160,7 +161,8 @@ export class StatusWriter {
     }
     if (!result.changed) return;
     this.guard();
-    const patch: Record<string, unknown> = { migrationState: result.status.migrationState };
+    // The VMI shows this migration only: keys of the one it showed before are removed, not merged.
+    const patch: Record<string, unknown> = { migrationState: mergePatchBetween(vmi.status?.migrationState, result.status.migrationState) };
     if (result.status.nodeName !== vmi.status?.nodeName) patch.nodeName = result.status.nodeName;
     const written = (await this.deps.client.patchStatus(VMI_PLURAL, vmi.metadata, patch)) as unknown as VirtualMachineInstance;
     this.vmis.record(`${vmim.metadata.namespace ?? ''}/${vmim.spec.vmiName}`, written);
