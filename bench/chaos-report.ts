@@ -7,6 +7,8 @@ import type { OrderOfTruth, Seen } from './chaos-observer.js';
 export interface ChaosObservations {
   seed: number;
   created: number;
+  /** Names created but never seen by the watch, and whether a cancel was asked for each. */
+  unseen: ReadonlyArray<{ name: string; cancelled: boolean }>;
   cancelRequested: number;
   refused: { creates: number; deletes: number };
   seen: readonly Seen[];
@@ -28,7 +30,9 @@ export function chaosReport(o: ChaosObservations) {
   const final = o.seen.filter((s) => FINAL_PHASES.has(phase(s)));
   // Lost: never final; a VMIM deleted before it was final (its finalizer let go early) counts too.
   const lost = o.seen.filter((s) => !FINAL_PHASES.has(phase(s))).map((s) => `${s.vmim.metadata.name}: ${phase(s) || 'no phase'}${s.deleted ? ' (deleted)' : ''}`);
-  const neverSeen = o.created - o.seen.length;
+  // Never seen at all and gone at the end: created and cancelled while the watch was relisting.
+  // Its end cannot be checked; one never cancelled cannot be gone, so that one counts as lost.
+  const neverSeen = o.unseen.filter((u) => !u.cancelled).map((u) => u.name);
   const finalizersLeft = final.filter((s) => !s.deleted && (s.vmim.metadata.finalizers ?? []).length > 0).map((s) => s.vmim.metadata.name ?? '');
   const starts = agentStarts(o.agentLog);
   const duplicated = duplicatedStarts(starts);
@@ -55,7 +59,7 @@ export function chaosReport(o: ChaosObservations) {
 
   const violations = [
     ...lost.map((l) => `lost: ${l}`),
-    ...(neverSeen > 0 ? [`${neverSeen} created migrations never seen`] : []),
+    ...neverSeen.map((n) => `lost: ${n} created, never seen, gone at the end without a cancel`),
     ...duplicated.map((d) => `duplicated start: ${d.uid} on ${d.nodes.join(', ')}`),
     ...peaks.exceeded.map((e) => `limit exceeded: ${e}`),
     ...finalizersLeft.map((n) => `finalizer left on final ${n}`),
@@ -71,11 +75,12 @@ export function chaosReport(o: ChaosObservations) {
       failed: final.filter((s) => phase(s) === 'Failed').length,
       cancelRequested: o.cancelRequested,
       deleted: o.seen.filter((s) => s.deleted).length,
+      cancelledUnobserved: o.unseen.filter((u) => u.cancelled).length,
       failureReasons: countBy(final.filter((s) => phase(s) === 'Failed').map((s) => s.vmim.status?.migrationState?.failureReason ?? '?')),
       refusedCallsRetried: o.refused,
     },
     faults: { total: o.faults.length, byKind: faultsByKind },
-    lost: lost.length,
+    lost: lost.length + neverSeen.length,
     duplicated: { count: duplicated.length, startCallsSeen: starts.length, source: 'agent logs: "agent call" lines of POST /start answered 202 (a job started), across agent restarts' },
     limitsExceeded: { count: peaks.exceeded.length, peaksFromPhaseStamps: { cluster: peaks.cluster, outbound: peaks.outbound, inbound: peaks.inbound }, liveSampledPeaks: { cluster: o.livePeak.cluster, outbound: o.livePeak.outbound, inbound: o.livePeak.inbound, overLimitSamples: o.livePeak.exceeded.length }, limits: o.limits },
     finalizersLeftOnFinal: finalizersLeft.length,

@@ -167,6 +167,9 @@ export async function main(): Promise<void> {
     const report = chaosReport({
       seed: SEED,
       created: MIGRATIONS,
+      unseen: indexes
+        .filter((i) => ![...observer.seen.values()].some((s) => s.vmim.metadata.name === `mig-${i}`))
+        .map((i) => ({ name: `mig-${i}`, cancelled: cancels[i] !== undefined })),
       cancelRequested: cancels.filter((c) => c !== undefined).length,
       refused,
       seen: [...observer.seen.values()],
