@@ -59,10 +59,14 @@ export class MigrationController {
     this.deps.queue.add(SCHEDULER_KEY);
   };
 
-  /** A VMI change matters to its migrations: it vanished, it stopped, it moved. */
-  onVmiEvent = (_event: string, vmi: VirtualMachineInstance): void => {
+  /**
+   * A VMI change matters to its in-flight migrations (it stopped, it moved); its deletion also to
+   * its final ones, which are then deleted (a VMI's every own write would otherwise wake them all).
+   */
+  onVmiEvent = (event: string, vmi: VirtualMachineInstance): void => {
     for (const vmim of this.deps.caches.vmims.list(vmi.metadata.namespace)) {
-      if (vmim.spec.vmiName === vmi.metadata.name) this.deps.queue.add(migrationKey(vmim));
+      if (vmim.spec.vmiName !== vmi.metadata.name) continue;
+      if (event === 'delete' || !isFinal(vmim.status?.phase)) this.deps.queue.add(migrationKey(vmim));
     }
   };
 
