@@ -15,7 +15,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{api,cli,common,kube,webhook,reconciler,agent,hack,cmd}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{api,bench,cli,common,kube,webhook,reconciler,agent,hack,cmd}/**/*.test.ts'],
     },
     {
       ...common,

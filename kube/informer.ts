@@ -118,7 +118,8 @@ export class DefensiveInformer<T extends ObjectWithMeta> {
       staleAfterMs: 5 * 60_000,
       startTimeoutMs: 30_000,
       minBackoffMs: 200,
-      maxBackoffMs: 30_000,
+      // Short enough that the caches are back within seconds of an API server's return.
+      maxBackoffMs: 5_000,
       logger: noopLogger,
       ...given,
     };
@@ -204,9 +205,13 @@ export class DefensiveInformer<T extends ObjectWithMeta> {
     this.stats.generations++;
     let startError: unknown;
     let started = false;
+    // Events of a list still loading are held until that list is the cache: a handler that reads
+    // the cache on an event (every controller does) must find the object the event names.
+    const held: Array<[InformerEvent, T]> = [];
     const forward = (event: InformerEvent) => (object: KubernetesObject) => {
       this.touch();
-      if (generation === this.current || !started) onEvent?.(event, object as T);
+      if (generation === this.current) onEvent?.(event, object as T);
+      else if (!started) held.push([event, object as T]);
     };
     generation.on('add', forward('add'));
     generation.on('update', forward('update'));
@@ -237,9 +242,21 @@ export class DefensiveInformer<T extends ObjectWithMeta> {
     this.current = generation;
     this.failures = 0;
     this.touch();
+    for (const [event, object] of held.splice(0)) onEvent?.(event, object);
+    // Objects deleted while no watch ran: the new list lacks them, and nothing else would say so.
+    for (const gone of deletedSince(previous, generation)) onEvent?.('delete', gone as T);
     await previous?.stop();
     this.firstSync.resolve();
   }
+}
+
+/** Objects the previous cache held that the new one does not (by namespace, name and UID). */
+function deletedSince(previous: ListWatch<KubernetesObject> | undefined, next: ListWatch<KubernetesObject>): KubernetesObject[] {
+  if (!previous) return [];
+  return previous.list().filter((old) => {
+    const now = next.get(old.metadata?.name ?? '', old.metadata?.namespace);
+    return now === undefined || now.metadata?.uid !== old.metadata?.uid;
+  });
 }
 
 /** Lists a collection page by page so a large one does not become one huge response. */

@@ -67,7 +67,7 @@ function createVmi(name: string): void {
   expect(kubectl(['apply', '-n', ns, '-f', '-'], manifest).stderr).toBe('');
 }
 
-function newInformer(options: { staleAfterMs?: number } = {}): DefensiveInformer<VirtualMachineInstance> {
+function newInformer(options: { staleAfterMs?: number; onEvent?: (event: 'add' | 'update' | 'delete', vmi: VirtualMachineInstance) => void } = {}): DefensiveInformer<VirtualMachineInstance> {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const informer = new DefensiveInformer<VirtualMachineInstance>({
     name: 'vmis',
@@ -138,6 +138,25 @@ describe('defensive informer', () => {
     await proxy.up();
     await eventually('recovery after the outage', () => informer.get('while-down', ns) !== undefined);
     expect(informer.stats.errors).toBeGreaterThan(0);
+  });
+
+  it('after an outage, an event names an object its cache already holds, and deletions made meanwhile are told', async () => {
+    createVmi('to-delete');
+    const seen: string[] = [];
+    let informer: DefensiveInformer<VirtualMachineInstance> | undefined;
+    informer = newInformer({
+      staleAfterMs: 60_000,
+      // What a controller does on an event: read the object from the cache.
+      onEvent: (event, vmi) => seen.push(`${event} ${vmi.metadata.name} ${informer?.get(vmi.metadata.name ?? '', ns) ? 'cached' : 'absent'}`),
+    });
+    await informer.start();
+    await proxy.down();
+    createVmi('made-while-down');
+    expect(kubectl(['delete', 'vmi', 'to-delete', '-n', ns]).code).toBe(0);
+    await proxy.up();
+    await eventually('relisted after the outage', () => informer?.get('made-while-down', ns) !== undefined);
+    await eventually('deletion told', () => seen.includes('delete to-delete absent'));
+    expect(seen.filter((e) => e.startsWith('add made-while-down'))).toEqual(['add made-while-down cached']);
   });
 
   it('relists when its watch stalls silently', async () => {
