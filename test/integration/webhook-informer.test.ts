@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { DefensiveInformer, type ObjectList } from '../../kube/informer.js';
+import { InformerAdmissionCache } from '../../webhook/cache.js';
+import { createWebhookMetrics, type WebhookMetrics } from '../../webhook/metrics.js';
 import { createTestNamespace, kubectl, readControlPlaneState } from '../setup/environment.js';
 
 class FlakyProxy {
@@ -175,5 +177,48 @@ describe('defensive informer', () => {
     await sleep(1500);
     expect(informer.stats.generations).toBe(generations);
     expect(informer.stats.staleRelists).toBe(0);
+  });
+});
+
+/** How many VMI fetches the cache made with this result, from its own metrics. */
+async function vmiFetches(metrics: WebhookMetrics, result: 'found' | 'not_found' | 'error'): Promise<number> {
+  const { values } = await metrics.apiCalls.get();
+  return values.find((v) => v.labels.resource === 'virtualmachineinstances' && v.labels.result === result)?.value ?? 0;
+}
+
+// Last in this file: it freezes every connection the proxy holds, and no earlier test needs them after.
+describe('InformerAdmissionCache', () => {
+  it('fetches a VMI its cache has not seen yet, and never remembers one as absent', async () => {
+    const metrics = createWebhookMetrics({ defaultMetrics: false });
+    const cache = new InformerAdmissionCache({
+      kubeConfig,
+      configLocation: { namespace: ns, name: 'kubevirt-config' },
+      metrics,
+      logger: { info: () => {}, warn: () => {} },
+      staleAfterMs: 10 * 60_000,
+    });
+    try {
+      createVmi('cache-listed');
+      await cache.start();
+      expect(cache.hasSynced()).toBe(true);
+      // A listed VMI comes from the cache, without a request.
+      expect((await cache.getVmi(ns, 'cache-listed'))?.metadata.name).toBe('cache-listed');
+      expect(await vmiFetches(metrics, 'found')).toBe(0);
+
+      // The watches go silent (frozen, not broken): the caches cannot learn of anything new.
+      proxy.freeze();
+      expect(await cache.getVmi(ns, 'cache-late')).toBeUndefined();
+      expect(await vmiFetches(metrics, 'not_found')).toBe(1);
+      createVmi('cache-late');
+      // A miss is fetched from the API server; the earlier "absent" was not remembered.
+      const fetched = await cache.getVmi(ns, 'cache-late');
+      expect(fetched?.metadata.name).toBe('cache-late');
+      expect(await vmiFetches(metrics, 'found')).toBe(1);
+      // A name the API server could never hold is not worth a request.
+      expect(await cache.getVmi(ns, 'Not_A_Name')).toBeUndefined();
+      expect(await vmiFetches(metrics, 'not_found')).toBe(1);
+    } finally {
+      await cache.stop();
+    }
   });
 });
