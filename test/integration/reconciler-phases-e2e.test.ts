@@ -3,6 +3,7 @@
 // answer are "ghost" nodes (test/setup/ghost-node.ts). Each test has its own VMIs and VMIMs.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
+import { stopComponent } from '../../hack/system/local-system.js';
 import { createGhostNode } from '../setup/ghost-node.js';
 import { expectVmiAgrees } from '../setup/order-of-truth.js';
 import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, listMigrations, startTestSystem, type TestSystem } from '../setup/system.js';
@@ -13,9 +14,15 @@ let recorder: VmimRecorder;
 
 beforeAll(async () => {
   system = await startTestSystem('rec-phases', {
-    nodes: 4,
+    nodes: 6,
     nodeLabels: (i) => ({ zone: `z${i}` }),
     migrations: 'bandwidthPerMigration: 64Mi\nparallelInboundMigrationsPerNode: 1',
+    // Nodes 5 and 6 have an agent process of their own, killed by the agent-gone test (a simulated
+    // guest moves only between nodes of one process, so both ends live there).
+    agents: (names) => [
+      { nodes: names.slice(0, 4), driver: 'simulation' },
+      { nodes: names.slice(4), driver: 'simulation' },
+    ],
   });
   recorder = await recordMigrations(system);
 }, 180_000);
@@ -151,6 +158,26 @@ describe('waiting-phase timeouts', () => {
     } finally {
       await removeGhost();
     }
+  });
+});
+
+describe('an agent that goes away', () => {
+  it('the source agent is killed while Running: Failed with AgentUnreachable after targetReadyTimeout, the VMI on its source', async () => {
+    const source = node(4);
+    await createRunningVmi(system, 'vm-gone', { node: source, memory: '1Gi', nodeSelector: { zone: 'z5' } });
+    await createMigration(system, 'gone', 'vm-gone', { migrationConfiguration: { targetReadyTimeout: 3 } });
+    await waitForPhase('gone', 'Running');
+    // SIGKILL: no clean shutdown, so the agent's Lease stays fresh and only its silence tells.
+    const agent = system.state.processes.find((p) => p.name === 'agent-1');
+    if (!agent) throw new Error(`no agent-1 process among ${system.state.processes.map((p) => p.name).join(', ')}`);
+    await stopComponent(agent, 'SIGKILL');
+    system.state.processes = system.state.processes.filter((p) => p !== agent);
+    const failed = await waitForPhase('gone', 'Failed');
+    expect(failed.status?.migrationState?.failureReason).toMatch(new RegExp(`^AgentUnreachable: agent on ${source} did not answer for 3s; the outcome on the node is unknown`));
+    expect(phasesOf(failed)).toContain('Running');
+    const vmi = await getVmi(system, 'vm-gone');
+    expect(vmi.status?.nodeName).toBe(source);
+    expect(vmi.status?.migrationState).toMatchObject({ migrationUid: failed.metadata.uid, failed: true });
   });
 });
 
