@@ -7,14 +7,12 @@ import { VMI_PLURAL } from '../../../kube/kubevirt-client.js';
 import type { ReconcileResult } from '../../controller-runner.js';
 import { FailureReason } from '../../failure-reasons.js';
 import { migrationsToPrune } from '../../history/prune.js';
-import { ABORT_REQUESTED_CONDITION, finishAbort, isFinal, requestAbort, type AbortOutcome, type MigrationStatus } from '../../phases.js';
+import { ABORT_REQUESTED_CONDITION, finishAbort, requestAbort, type AbortOutcome, type MigrationStatus } from '../../phases.js';
 import { abortingDecision } from '../../timeouts/policy.js';
 import type { MigrationControllerDeps } from './deps.js';
 import { MIGRATION_RETRY_AGENT_MS, type Dispatch } from './dispatch.js';
-import { showsOnVmi, type StatusWriter } from './status-writer.js';
+import { showsOnVmi, withStatus, type StatusWriter } from './status-writer.js';
 import { VMI_SHUTDOWN_MESSAGE } from './vmi-rules.js';
-
-const withStatus = (vmim: VirtualMachineInstanceMigration, status: MigrationStatus): VirtualMachineInstanceMigration => ({ ...vmim, status });
 
 /** What the source agent's answer to an abort means for the migration (pure). */
 export function abortOutcomeOf(result: AbortResult): AbortOutcome {
@@ -124,9 +122,5 @@ export class AbortAndFinalize {
     const keep = this.deps.config().migrations.finishedMigrationsPerVMI;
     const ofVmi = this.deps.caches.vmims.list(vmim.metadata.namespace).filter((m) => m.spec.vmiName === vmim.spec.vmiName);
     for (const old of migrationsToPrune(ofVmi, keep)) await this.writer.delete(old);
-  }
-
-  static isFinal(status: MigrationStatus | undefined): boolean {
-    return isFinal(status?.phase);
   }
 }

@@ -7,14 +7,12 @@ import { FailureReason } from '../../failure-reasons.js';
 import type { MigrationStatus } from '../../phases.js';
 import type { AgentCalls } from './agent-calls.js';
 import { afterArrivalUnconfirmed, arrivalWaitingSince } from './clocks.js';
-import type { StatusWriter } from './status-writer.js';
+import { withStatus, type StatusWriter } from './status-writer.js';
 
 /** Builds the final status once the target confirmed the guest runs there. */
 export type ArrivalOutcome = (status: MigrationStatus) => Promise<unknown>;
 /** Ends the migration when the target never confirmed (default: Failed, TargetFailed). */
 export type GiveUp = (status: MigrationStatus, message: string) => Promise<unknown>;
-
-const withStatus = (vmim: VirtualMachineInstanceMigration, status: MigrationStatus): VirtualMachineInstanceMigration => ({ ...vmim, status });
 
 export class Arrival {
   constructor(

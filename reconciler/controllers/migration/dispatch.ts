@@ -17,13 +17,11 @@ import { Arrival } from './arrival.js';
 import { afterAgentCall, agentSilentSince } from './clocks.js';
 import type { MigrationControllerDeps } from './deps.js';
 import { planRunning } from './running-plan.js';
-import { SCHEDULER_KEY, type StatusWriter } from './status-writer.js';
+import { SCHEDULER_KEY, withStatus, type StatusWriter } from './status-writer.js';
 import { blockerOf } from './vmi-rules.js';
 
 export const MIGRATION_RETRY_AGENT_MS = 1000;
 const POLL_RUNNING_MS = 1000;
-
-const withStatus = (vmim: VirtualMachineInstanceMigration, status: MigrationStatus): VirtualMachineInstanceMigration => ({ ...vmim, status });
 
 function stampMs(status: MigrationStatus | undefined, phase: string): number | undefined {
   const stamp = status?.phaseTransitionTimestamps?.find((p) => p.phase === phase)?.phaseTransitionTimestamp;

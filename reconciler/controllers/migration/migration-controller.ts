@@ -19,15 +19,11 @@ import { NotLeader, type MigrationControllerDeps } from './deps.js';
 import { Dispatch } from './dispatch.js';
 import { SchedulingPass } from './scheduling-pass.js';
 import { SCHEDULER_KEY, StatusWriter } from './status-writer.js';
+import { splitKey } from '../vmi-migratability.js';
 import { vmiShutDown } from './vmi-rules.js';
 
 export { SCHEDULER_KEY };
 export type { MigrationControllerDeps, MigrationObserver, MigrationControllerCaches } from './deps.js';
-
-function splitKey(key: string): { namespace: string; name: string } {
-  const slash = key.indexOf('/');
-  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
 
 export class MigrationController {
   private readonly writer: StatusWriter;

@@ -17,6 +17,9 @@ export const SCHEDULER_KEY = '~scheduler';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The migration as it would be with `status` (the base of the next write, same resourceVersion). */
+export const withStatus = (vmim: VirtualMachineInstanceMigration, status: MigrationStatus): VirtualMachineInstanceMigration => ({ ...vmim, status });
+
 /**
  * Whether the VMI must show this status: from the hand-off to the nodes (TargetReady) on. A
  * migration that ended before it never touched the nodes and leaves the VMI's record alone.
