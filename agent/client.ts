@@ -11,10 +11,10 @@
 // - 409 → Conflict; 503 (the agent is shutting down) → Unreachable; anything else → Internal with the server's own error text.
 // Every call is idempotent by contract, so a request that failed on a reused keep-alive socket the
 // server had just closed is sent once more on a fresh one.
-import { readFileSync } from 'node:fs';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
+import { TlsFileWatcher, type TlsReloadLogger } from '../common/tls-files.js';
 import {
   AgentCallError,
   MIGRATION_JOB_STATES,
@@ -53,20 +53,24 @@ export interface AgentClientTlsFiles {
   serverName?: string;
 }
 
-export function readClientTls(files: AgentClientTlsFiles): AgentClientTls {
-  return {
-    ca: readFileSync(files.caFile),
-    cert: readFileSync(files.certFile),
-    key: readFileSync(files.keyFile),
-    ...(files.serverName ? { serverName: files.serverName } : {}),
+/** TLS of a client: fixed, or read anew for each connection (files that are reloaded on change). */
+export type AgentClientTlsSource = AgentClientTls | (() => AgentClientTls);
+
+/** The client's files watched for change (common/tls-files.ts): rotated certificates are used without a restart. */
+export function watchClientTls(files: AgentClientTlsFiles, logger: TlsReloadLogger, pollMs = 5_000): { tls: () => AgentClientTls; watcher: TlsFileWatcher } {
+  const watcher = new TlsFileWatcher({ certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile }, logger, pollMs);
+  const tls = (): AgentClientTls => {
+    const { cert, key, ca } = watcher.current;
+    return { cert, key, ca: ca ?? Buffer.alloc(0), ...(files.serverName ? { serverName: files.serverName } : {}) };
   };
+  return { tls, watcher };
 }
 
 export interface HttpsAgentClientOptions {
   nodeName: string;
   /** e.g. https://127.0.0.1:40123, from the node's agent-endpoint annotation. */
   baseUrl: string;
-  tls: AgentClientTls;
+  tls: AgentClientTlsSource;
   timeoutMs?: number;
   /** A keep-alive connection pool; one of its own when absent. */
   agent?: Agent;
@@ -194,7 +198,8 @@ export class HttpsAgentClient implements NodeAgentApi {
   private send(method: string, path: string, body: unknown): Promise<Answer> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const url = new URL(`${this.baseUrl}${path}`);
-    const { ca, cert, key, serverName } = this.options.tls;
+    // Read per request: new connections use rotated material (the keep-alive pool keys sockets by it).
+    const { ca, cert, key, serverName } = typeof this.options.tls === 'function' ? this.options.tls() : this.options.tls;
     const requestOptions: RequestOptions = {
       method,
       hostname: url.hostname.replace(/^\[|\]$/g, ''),
@@ -266,7 +271,7 @@ export class HttpsAgentClient implements NodeAgentApi {
 class StaleSocketError extends Error {}
 
 export interface AgentClientPoolOptions {
-  tls: AgentClientTls;
+  tls: AgentClientTlsSource;
   timeoutMs?: number;
 }
 

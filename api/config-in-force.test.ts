@@ -17,6 +17,8 @@ describe('ConfigTracker', () => {
     const state = tracker.current(version('2', { 'feature-gates': 'LiveMigration', migrations: 'progressTimeout: 0' }));
     expect(state.config?.migrations.progressTimeout).toBe(30);
     expect(state.problem).toBe('migrations.progressTimeout: must be at least 1 (got 0)');
+    // The version named as in force is the one whose values are used, not the stored one.
+    expect(state.resourceVersion).toBe('1');
     expect(tracker.current(version('3', { migrations: 'progressTimeout: 60' })).config?.liveMigrationEnabled).toBe(false);
   });
 

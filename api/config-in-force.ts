@@ -12,6 +12,8 @@ export interface ConfigInForce {
   config: ClusterConfig | undefined;
   /** Why the ConfigMap as stored now is not used, when it is invalid. */
   problem?: string;
+  /** The resourceVersion of the ConfigMap whose configuration is in force; absent for the built-in defaults. */
+  resourceVersion?: string;
 }
 
 export function configMapName(location: ClusterConfigLocation): string {
@@ -22,6 +24,7 @@ export function configMapName(location: ClusterConfigLocation): string {
 export class ConfigTracker {
   private seenVersion: string | undefined | null = null;
   private lastValid: ClusterConfig | undefined;
+  private lastValidVersion: string | undefined;
   private state: ConfigInForce;
 
   constructor(readonly location: ClusterConfigLocation) {
@@ -35,15 +38,19 @@ export class ConfigTracker {
     this.seenVersion = version;
     if (configMap === undefined) {
       this.lastValid = defaultClusterConfig();
+      this.lastValidVersion = undefined;
       this.state = { location: this.location, config: this.lastValid };
       return this.state;
     }
     const result = parseClusterConfig(configMap.data ?? {});
-    if (result.ok) this.lastValid = result.config;
+    if (result.ok) {
+      this.lastValid = result.config;
+      this.lastValidVersion = version;
+    }
     // Invalid and never valid before: no configuration, and callers fail closed with the reason.
     this.state = result.ok
-      ? { location: this.location, config: result.config }
-      : { location: this.location, config: this.lastValid, problem: result.message };
+      ? { location: this.location, config: result.config, resourceVersion: version }
+      : { location: this.location, config: this.lastValid, problem: result.message, resourceVersion: this.lastValidVersion };
     return this.state;
   }
 }

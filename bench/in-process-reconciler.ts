@@ -48,7 +48,7 @@ export async function startInProcessReconciler(options: { kubeconfig: string; co
   const configMaps = configMapInformer(clusterScoped, options.configLocation, { onEvent: () => migrations.onClusterEvent() });
   const tracker = new ConfigTracker(options.configLocation);
   const client = new KubevirtClient(kubeConfig, 'live-migration-reconciler');
-  const agents = new LiveAgentDirectory(nodes, leases, options.agentTls);
+  const agents = new LiveAgentDirectory(nodes, leases, options.agentTls, { info: () => undefined, warn: () => undefined });
   const migrations: MigrationController = new MigrationController({
     caches: {
       vmims,

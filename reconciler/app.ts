@@ -14,6 +14,7 @@ import { ControllerRunner } from './controller-runner.js';
 import { MigrationController } from './controllers/migration/migration-controller.js';
 import { VmiMigratabilityController } from './controllers/vmi-migratability.js';
 import { LeaderElector } from './leader-election/leader-elector.js';
+import { registerConfigInForceGauge } from '../common/config-in-force-metric.js';
 import { createReconcilerMetrics } from './metrics.js';
 import { WorkQueue } from './queue/work-queue.js';
 
@@ -69,10 +70,12 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
   const tracker = new ConfigTracker(options.configLocation);
 
   const metrics = createReconcilerMetrics(() => vmims.list());
+  const configInForce = () => tracker.current(configMaps.get(options.configLocation.name, options.configLocation.namespace) as Parameters<ConfigTracker['current']>[0]);
+  registerConfigInForceGauge(metrics.registry, configInForce);
   metrics.watchQueue('migrations', migrationQueue);
   metrics.watchQueue('vmis', vmiQueue);
   const client = new KubevirtClient(kubeConfig, 'live-migration-reconciler', { count: (kind) => metrics.apiWrites.inc({ kind }) });
-  const agents = new LiveAgentDirectory(nodes, leases, options.agentTls);
+  const agents = new LiveAgentDirectory(nodes, leases, options.agentTls, logger.child({ component: 'agent-client-tls' }));
 
   const migrations = new MigrationController({
     caches: {
@@ -87,7 +90,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     client,
     agents,
     config: () => {
-      const inForce = tracker.current(configMaps.get(options.configLocation.name, options.configLocation.namespace) as Parameters<ConfigTracker['current']>[0]);
+      const inForce = configInForce();
       if (inForce.config) return inForce.config;
       // Never valid since start: act on nothing rather than on a guess.
       throw new Error(`kubevirt-config is invalid and no valid version was seen: ${inForce.problem ?? 'unknown'}`);

@@ -4,6 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { DEFAULT_CONFIG_LOCATION, type ClusterConfigLocation } from '../api/cluster-config.js';
 import { InformerAdmissionCache } from './cache.js';
+import { registerConfigInForceGauge } from '../common/config-in-force-metric.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 import { startWebhookServer, type RunningWebhookServer } from './server.js';
 import { CertificateReloader } from './tls.js';
@@ -55,6 +56,7 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
     staleAfterMs: options.staleAfterMs,
     maxSilenceMs: options.maxSilenceMs,
   });
+  registerConfigInForceGauge(metrics.registry, () => cache.configInForce());
   const tls = new CertificateReloader({ certFile: options.certFile, keyFile: options.keyFile }, logger.child({ component: 'tls' }), options.certPollMs);
   tls.start();
   // Listen at once so /healthz answers; /readyz stays 503 until the caches have synced.

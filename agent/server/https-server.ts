@@ -3,35 +3,17 @@
 // the app answers 401/403 instead (see caller-check.ts for why).
 // Serving certificate, key and client CA are read from files and re-read when they change, so a
 // rotated Secret takes effect without a restart (polled: Secret volumes swap symlinks).
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createSecureContext } from 'node:tls';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import { TlsFileWatcher } from '../../common/tls-files.js';
 
 export interface AgentTlsFiles {
   certFile: string;
   keyFile: string;
   /** CA that signs the certificates of allowed callers. */
   clientCaFile: string;
-}
-
-interface TlsMaterial {
-  cert: Buffer;
-  key: Buffer;
-  ca: Buffer;
-}
-
-/** Reads the three files and checks they make a usable context (throws if not). */
-export function readTlsMaterial(files: AgentTlsFiles): TlsMaterial {
-  const material = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile), ca: readFileSync(files.clientCaFile) };
-  createSecureContext(material);
-  return material;
-}
-
-function same(a: TlsMaterial, b: TlsMaterial): boolean {
-  return a.cert.equals(b.cert) && a.key.equals(b.key) && a.ca.equals(b.ca);
 }
 
 export interface AgentServerOptions {
@@ -54,9 +36,10 @@ export interface RunningAgentServer {
 
 export async function startAgentServer(options: AgentServerOptions): Promise<RunningAgentServer> {
   const { logger } = options;
-  let material = readTlsMaterial(options.tls);
+  const tlsFiles = { certFile: options.tls.certFile, keyFile: options.tls.keyFile, caFile: options.tls.clientCaFile };
+  const watcher = new TlsFileWatcher(tlsFiles, logger, options.reloadPollMs ?? 5_000);
   const server = createServer(
-    { ...material, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    { ...watcher.current, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
     options.app,
   );
   // Bounds on slow or stuck clients, so a bad peer cannot hold a socket forever.
@@ -67,22 +50,9 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Run
     // A failed handshake (port scan, wrong protocol): nothing to answer, not worth a line each.
   });
 
-  const pollMs = options.reloadPollMs ?? 5_000;
-  const timer =
-    pollMs > 0
-      ? setInterval(() => {
-          try {
-            const next = readTlsMaterial(options.tls);
-            if (same(next, material)) return;
-            material = next;
-            server.setSecureContext({ ...material });
-            logger.info({ certFile: options.tls.certFile, clientCaFile: options.tls.clientCaFile }, 'agent TLS material reloaded');
-          } catch (error) {
-            logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'agent TLS files unreadable; keeping the current ones');
-          }
-        }, pollMs)
-      : undefined;
-  timer?.unref();
+  // Serving certificate and client CA, reloaded on change without a restart.
+  watcher.onChange((next) => server.setSecureContext({ ...next }));
+  watcher.start();
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -96,7 +66,7 @@ export async function startAgentServer(options: AgentServerOptions): Promise<Run
     server,
     port,
     close: async (graceMs = 5_000) => {
-      clearInterval(timer);
+      watcher.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), graceMs);

@@ -15,8 +15,8 @@ import { createTestNamespace, kubectl, readControlPlaneState } from '../setup/en
 
 // Nodes are cluster-scoped: names unique to this file and run.
 const suffix = Math.random().toString(36).slice(2, 7);
-const nodeNames = ['reg', 'proc-1', 'proc-2'].map((n) => `agent-registration-${n}-${suffix}`);
-const [lateNode, procNode1, procNode2] = nodeNames as [string, string, string];
+const nodeNames = ['reg', 'proc-1', 'proc-2', 'witness'].map((n) => `agent-registration-${n}-${suffix}`);
+const [lateNode, procNode1, procNode2, witnessNode] = nodeNames as [string, string, string, string];
 
 let ns: string;
 let kubeConfig: KubeConfig;
@@ -103,11 +103,27 @@ describe('agent registration', () => {
     expect(annotationOf(lateNode)).toBe('');
     await eventually('re-annotated', () => annotationOf(lateNode) === endpoint, 10_000);
 
-    await registration.stop();
-    expect(leaseExists(lateNode)).toBe(false);
-    // Stopped means stopped: no later tick brings the Lease back.
-    await sleep(700);
-    expect(leaseExists(lateNode)).toBe(false);
+    // A second registration on the same period is the clock: its renewals are ticks the stopped one would have had.
+    createNode(witnessNode);
+    const witness = new AgentRegistration({ kubeConfig, nodeName: witnessNode, namespace: ns, endpoint, renewMs: 300 });
+    await witness.start();
+    try {
+      await eventually('witness registered', () => witness.healthy);
+      await registration.stop();
+      expect(leaseExists(lateNode)).toBe(false);
+      // Stopped means stopped: two renewals later, no tick has brought the Lease back.
+      let ticks = 0;
+      let last = 0;
+      await eventually('two witness renewals', async () => {
+        const at = renewedAt((await coordination.readNamespacedLease({ name: agentLeaseName(witnessNode), namespace: ns })).spec?.renewTime);
+        if (last !== 0 && at > last) ticks++;
+        last = at;
+        return ticks >= 2 ? true : undefined;
+      });
+      expect(leaseExists(lateNode)).toBe(false);
+    } finally {
+      await witness.stop();
+    }
   });
 
   it('cmd/agent.ts hosting two simulated nodes: registered endpoints answer over mTLS; SIGTERM deletes the Leases and exits 0', async () => {

@@ -11,7 +11,6 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { parseClusterConfig } from '../../api/cluster-config.js';
@@ -23,6 +22,7 @@ import { startAgentComponent, startLocalSystem, stopComponent, stopLocalSystem, 
 import { createTestNamespace, helm as runHelm, kubectl, readControlPlaneState } from '../setup/environment.js';
 import { createRunningVmi, eventually, getMigration, getVmi, type TestSystem } from '../setup/system.js';
 import { expectVmiAgrees } from '../setup/order-of-truth.js';
+import { waitDecidersOnVersion } from '../setup/config-in-force.js';
 
 const control = readControlPlaneState();
 const workDir = mkdtempSync(join(tmpdir(), 'live-migration-chart-'));
@@ -404,7 +404,9 @@ describe('a release on the local API server', () => {
     const nodes = system?.options.nodes.map((n) => n.name) ?? [];
     await migratableVmi('vm-b', nodes[0] ?? '', '256Mi');
     await migratableVmi('vm-c', nodes[1] ?? '', '256Mi');
-    await sleep(1000); // the reconciler's config watch (the upgrade's event) has had time to arrive
+    // The running reconciler decides under the upgraded ConfigMap before the migrations are made.
+    const upgraded = kubectl(['get', 'configmap', 'kubevirt-config', '-n', releaseNs, '-o', 'jsonpath={.metadata.resourceVersion}']).stdout;
+    await waitDecidersOnVersion(() => system?.processes.filter((p) => p.name.startsWith('reconciler')) ?? [], upgraded);
     expect(kubectl(['apply', '-f', '-'], vmimManifest('mig-b', 'vm-b')).code).toBe(0);
     await eventually('mig-b running', async () => ((await getMigration(vms, 'mig-b'))?.status?.phase === 'Running' ? true : undefined));
     expect(kubectl(['apply', '-f', '-'], vmimManifest('mig-c', 'vm-c')).code).toBe(0);

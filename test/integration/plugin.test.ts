@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from '../../api/generated-files.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { readControlPlaneState } from '../setup/environment.js';
-import { createRunningVmi, eventually, listMigrations, startTestSystem, type TestSystem } from '../setup/system.js';
+import { createMigration, createRunningVmi, eventually, getMigration, listMigrations, startTestSystem, waitEvaluated, type TestSystem } from '../setup/system.js';
 import { expectVmiAgrees } from '../setup/order-of-truth.js';
 
 const PLUGIN = join(REPO_ROOT, 'cli/bin/kubectl-migrate.js');
@@ -170,15 +170,27 @@ describe('kubectl migrate', () => {
   }, 120_000);
 
   it('history lists a VMI’s migrations (text and -o json), newest first', async () => {
-    const text = await plugin(['history', 'vm-tty', '-n', system.ns]);
+    // Its own VMI and two migrations of it, one after the other.
+    await createRunningVmi(system, 'vm-hist', { node: system.nodes[0] ?? '', memory: '16Mi' });
+    await waitEvaluated(system, 'vm-hist');
+    for (const name of ['hist-older', 'hist-newer']) {
+      await createMigration(system, name, 'vm-hist');
+      const done = await eventually(`${name} final`, async () => {
+        const m = await getMigration(system, name);
+        return m?.status?.phase === 'Succeeded' || m?.status?.phase === 'Failed' ? m : undefined;
+      }, 60_000);
+      expect(done.status?.phase).toBe('Succeeded');
+      await expectVmiAgrees(system, done);
+    }
+    const text = await plugin(['history', 'vm-hist', '-n', system.ns]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^NAME\s+PHASE\s+SOURCE\s+TARGET\s+AGE\s+DURATION\s+RESULT\nvm-tty-migration-\w+\s+Succeeded\s+\S+\s+\S+\s+\d+\w+\s+\d+s\s+moved\n$/);
-    const json = await plugin(['history', 'vm-tty', '-n', system.ns, '-o', 'json']);
+    expect(text.stdout).toMatch(/^NAME\s+PHASE\s+SOURCE\s+TARGET\s+AGE\s+DURATION\s+RESULT\nhist-newer\s+Succeeded\s+\S+\s+\S+\s+\d+\w+\s+\d+s\s+moved\nhist-older\s+Succeeded\s+\S+\s+\S+\s+\d+\w+\s+\d+s\s+moved\n$/);
+    const json = await plugin(['history', 'vm-hist', '-n', system.ns, '-o', 'json']);
     const list = JSON.parse(json.stdout) as { items: VirtualMachineInstanceMigration[] };
-    expect(list.items.map((m) => m.status?.phase)).toEqual(['Succeeded']);
-    const yaml = await plugin(['history', 'vm-tty', '-n', system.ns, '-o', 'yaml']);
+    expect(list.items.map((m) => m.metadata.name)).toEqual(['hist-newer', 'hist-older']);
+    const yaml = await plugin(['history', 'vm-hist', '-n', system.ns, '-o', 'yaml']);
     expect(yaml.stdout).toMatch(/^apiVersion: v1\nkind: List\nitems:\n/);
-  }, 60_000);
+  }, 90_000);
 
   it('a migration the webhook refuses exits 1 with the API server’s reason; -o json prints the created object', async () => {
     const refused = await plugin(['no-such-vmi', '-n', system.ns]);

@@ -4,8 +4,10 @@ import { CoordinationV1Api, PatchStrategy, V1MicroTime, setHeaderOptions } from 
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, listMigrations, setMigrationsConfig, startTestSystem, type TestSystem } from '../setup/system.js';
 import { expectVmiAgrees } from '../setup/order-of-truth.js';
+import { recordMigrations, type VmimRecorder } from '../setup/vmim-recorder.js';
 
 let system: TestSystem;
+let recorder: VmimRecorder;
 
 beforeAll(async () => {
   system = await startTestSystem('rec-cancel', {
@@ -13,9 +15,11 @@ beforeAll(async () => {
     nodeLabels: (i) => ({ zone: `z${i}` }),
     migrations: 'bandwidthPerMigration: 32Mi\nparallelMigrationsPerCluster: 1',
   });
+  recorder = await recordMigrations(system);
 }, 180_000);
 
 afterAll(async () => {
+  recorder?.stop();
   await system?.stop();
 });
 
@@ -68,7 +72,12 @@ describe('cancel (deleting the VMIM)', () => {
     });
     expect(queued.status?.conditions?.find((c) => c.type === 'Admitted')?.message).toContain('(limit 1)');
     await deleteMigration(system, 'queued');
-    await waitGone('queued');
+    // Its last version before it went: final, the abort recorded, the reason naming the phase.
+    const final = await recorder.finalBeforeGone('queued');
+    expect(final.status?.phase).toBe('Failed');
+    expect(final.status?.migrationState).toMatchObject({ abortRequested: true, abortStatus: 'Succeeded', failed: true, failureReason: 'Aborted: cancelled in phase Scheduling' });
+    // Never started: no slot was taken, the VMI did not move.
+    expect(final.status?.phaseTransitionTimestamps?.map((p) => p.phase)).not.toContain('Scheduled');
     const vmi = await getVmi(system, 'vm-queued');
     expect(vmi.status?.nodeName).toBe(system.nodes[1]);
     await deleteMigration(system, 'long');
@@ -98,7 +107,9 @@ describe('cancel (deleting the VMIM)', () => {
       const preparing = await waitForPhase('to-ghost', 'PreparingTarget');
       expect(preparing.status?.migrationState?.targetNode).toBe(ghost);
       await deleteMigration(system, 'to-ghost');
-      await waitGone('to-ghost');
+      const final = await recorder.finalBeforeGone('to-ghost');
+      expect(final.status?.phase).toBe('Failed');
+      expect(final.status?.migrationState).toMatchObject({ abortRequested: true, abortStatus: 'Succeeded', failed: true, failureReason: 'Aborted: cancelled in phase PreparingTarget', targetNode: ghost });
       const vmi = await getVmi(system, 'vm-ghost');
       expect(vmi.status?.nodeName).toBe(system.nodes[0]);
     } finally {
@@ -132,8 +143,8 @@ describe('timeouts', () => {
 
 describe('history', () => {
   it('keeps the newest finishedMigrationsPerVMI finished migrations of a VMI and deletes older ones', async () => {
+    // Resolves once the reconciler decides under the new history size.
     await setMigrationsConfig(system, 'bandwidthPerMigration: 64Mi\nparallelMigrationsPerCluster: 1\nfinishedMigrationsPerVMI: 2');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
     await createRunningVmi(system, 'vm-hist', { node: system.nodes[0] ?? '', memory: '16Mi' });
     for (let i = 1; i <= 4; i++) {
       await createMigration(system, `hist-${i}`, 'vm-hist');

@@ -10,9 +10,9 @@ import {
   setMigrationsConfig,
   startTestSystem,
   waitEvaluated,
-  watchLimits,
   type TestSystem,
 } from '../setup/system.js';
+import { slotPeaks } from '../setup/slot-timeline.js';
 import { expectVmiAgrees } from '../setup/order-of-truth.js';
 
 let system: TestSystem;
@@ -85,7 +85,6 @@ describe('a migration on simulated nodes', () => {
 
 describe('50 migrations over 10 nodes', () => {
   it('never exceed the cluster, outbound or inbound limits, and all succeed', async () => {
-    const limits = watchLimits(system);
     const vmis: Array<{ vmi: string; source: string }> = [];
     for (let i = 0; i < 50; i++) {
       const source = system.nodes[i % 10] ?? '';
@@ -104,13 +103,13 @@ describe('50 migrations over 10 nodes', () => {
       500,
     );
     for (const m of all) await expectVmiAgrees(system, m);
-    const max = await limits.stop();
-    expect(max.samples).toBeGreaterThan(20);
-    expect(max.cluster).toBeLessThanOrEqual(5);
-    expect(max.outbound).toBeLessThanOrEqual(2);
-    expect(max.inbound).toBeLessThanOrEqual(2);
-    // The limits were actually reached, so the test can fail.
-    expect(max.cluster).toBe(5);
+    // Slots held at once, from the Scheduled and final timestamps the reconciler wrote.
+    const peaks = slotPeaks(all);
+    expect(peaks.counted).toBe(50);
+    expect(peaks.outbound).toBeLessThanOrEqual(2);
+    expect(peaks.inbound).toBeLessThanOrEqual(2);
+    // The cluster limit was reached (so the check can fail) and never passed.
+    expect(peaks.cluster).toBe(5);
     expect(all.filter((m) => m.status?.phase !== 'Succeeded').map((m) => `${m.metadata.name}: ${m.status?.migrationState?.failureReason}`)).toEqual([]);
     for (const { vmi, source } of vmis) {
       const read = await getVmi(system, vmi);
@@ -121,10 +120,8 @@ describe('50 migrations over 10 nodes', () => {
   });
 
   it('honours a lowered parallelMigrationsPerCluster without a restart', async () => {
+    // Resolves once the webhook and the reconciler decide under the new limit.
     await setMigrationsConfig(system, 'bandwidthPerMigration: 32Mi\nparallelMigrationsPerCluster: 2\nparallelOutboundMigrationsPerNode: 2');
-    // A config edit reaches the reconciler through its informer; give it a moment before sampling.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const limits = watchLimits(system);
     for (let i = 0; i < 10; i++) {
       const source = system.nodes[i] ?? '';
       await createRunningVmi(system, `vm-low-${i}`, { node: source, memory: '48Mi' });
@@ -136,7 +133,6 @@ describe('50 migrations over 10 nodes', () => {
       return items.length === 10 && items.every((m) => m.status?.phase === 'Succeeded') ? items : undefined;
     }, 120_000, 500);
     for (const m of low) await expectVmiAgrees(system, m);
-    const max = await limits.stop();
-    expect(max.cluster).toBe(2);
+    expect(slotPeaks(low).cluster).toBe(2);
   });
 });

@@ -9,6 +9,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, s
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { startLocalSystem, stopLocalSystem, type LocalSystemOptions, type LocalSystemState } from '../../hack/system/local-system.js';
+import { waitConfigInForce } from './config-in-force.js';
 import { createTestNamespace, readControlPlaneState } from './environment.js';
 
 const GROUP = 'kubevirt.io';
@@ -178,11 +179,13 @@ export async function deleteMigration(system: TestSystem, name: string): Promise
   await system.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstancemigrations', name });
 }
 
+/** Changes the migrations block and waits until every reconciler and webhook decides under it. */
 export async function setMigrationsConfig(system: TestSystem, migrations: string): Promise<void> {
-  await system.core.patchNamespacedConfigMap(
+  const stored = await system.core.patchNamespacedConfigMap(
     { name: 'kubevirt-config', namespace: system.ns, body: { data: { 'feature-gates': 'LiveMigration', migrations } } },
     mergePatch,
   );
+  await waitConfigInForce(system.state, stored.metadata?.resourceVersion ?? '');
 }
 
 /** Polls until `check` returns a value; fails with the last observation after `ms`. */
