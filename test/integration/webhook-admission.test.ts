@@ -232,6 +232,7 @@ describe('admission webhook, through kubectl', () => {
       allowPostCopy: false,
       unschedulableTimeout: 300,
       targetReadyTimeout: 300,
+      maxDowntimeMs: 900,
     });
   });
 
