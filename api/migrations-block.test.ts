@@ -28,6 +28,10 @@ describe('parseMigrationsBlock', () => {
     expect(parseMigrationsBlock('network: n\nprogressTimeout: x')).toMatchObject({ values: {}, warnings: [], issues: [{ path: 'migrations.progressTimeout' }] });
   });
 
+  it('takes an empty value as not set, as KubeVirt did', () => {
+    expect(parseMigrationsBlock('progressTimeout:\nnetwork: ~\nparallelMigrationsPerCluster: 3')).toEqual({ values: { parallelMigrationsPerCluster: 3 }, issues: [], warnings: [] });
+  });
+
   it('does not read integers beyond exact numbers', () => {
     expect(parseMigrationsBlock('progressTimeout: "99999999999999999999"').issues).toEqual([
       { path: 'migrations.progressTimeout', reason: 'must be a positive integer (got "99999999999999999999")' },

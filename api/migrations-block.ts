@@ -126,6 +126,8 @@ export function parseMigrationsBlock(raw: string | undefined): MigrationsBlock {
       warnings.push({ path: `${MIGRATIONS_KEY}.${shownKey(key)}`, reason: `unknown key, ignored${guess ? ` (did you mean ${guess}?)` : ''}` });
       continue;
     }
+    // KubeVirt decoded into pointer fields: an empty value (null) left the default in place.
+    if (value === null) continue;
     const result = unquote(key, value, schema);
     if ('issue' in result) issues.push(result.issue);
     else typed[key] = result.value;
