@@ -45,7 +45,11 @@ export interface StartMigrationRequest {
   destination: { nodeName: string; address: string; ports: Record<string, number> };
   /** Cap in bytes per second; 0 = unlimited. */
   bandwidthBytesPerSecond: number;
-  /** Longest pause allowed at switch-over; the driver's default when absent. */
+  /**
+   * Longest pause allowed at switch-over (kubevirt-config `maxDowntimeMs`, KubeVirt's default 900).
+   * The reconciler always sends it; absent (an older reconciler) means the hypervisor's default.
+   * Both drivers apply it: libvirt's max downtime, and the simulated guest's switch-over point.
+   */
   maxDowntimeMs?: number;
   allowAutoConverge: boolean;
   allowPostCopy: boolean;

@@ -75,9 +75,19 @@ describe('parseClusterConfig', () => {
 
   describe('bad input names the key and the reason', () => {
     it.each([
-      ['unknown key', 'parallelMigrationPerCluster: 3', 'migrations.parallelMigrationPerCluster: is not a known key (known keys: parallelMigrationsPerCluster'],
-      ['wrong type', 'progressTimeout: soon', 'migrations.progressTimeout: must be an integer (got "soon")'],
-      ['string number', 'completionTimeoutPerGiB: "800"', 'migrations.completionTimeoutPerGiB: must be an integer (got "800")'],
+      ['wrong type', 'progressTimeout: soon', 'migrations.progressTimeout: must be a positive integer (got "soon")'],
+      ['quoted non-number', 'parallelMigrationsPerCluster: "x"', 'migrations.parallelMigrationsPerCluster: must be a positive integer (got "x")'],
+      ['quoted fraction', 'completionTimeoutPerGiB: "1.5"', 'migrations.completionTimeoutPerGiB: must be a positive integer (got "1.5")'],
+      ['quoted zero', 'progressTimeout: "0"', 'migrations.progressTimeout: must be at least 1 (got 0)'],
+      ['quoted non-boolean', 'allowPostCopy: "maybe"', 'migrations.allowPostCopy: must be true or false (got "maybe")'],
+      ['KubeVirt key, wrong type', 'unsafeMigrationOverride: "sure"', 'migrations.unsafeMigrationOverride: must be true or false (got "sure")'],
+      ['KubeVirt key, wrong type', 'network: [a]', 'migrations.network: must be a string (got ["a"])'],
+      ['maxDowntimeMs beyond KubeVirt\'s bound', 'maxDowntimeMs: 2000001', 'migrations.maxDowntimeMs: must be at most 2000000 (got 2000001)'],
+      ['maxDowntimeMs zero', 'maxDowntimeMs: "0"', 'migrations.maxDowntimeMs: must be at least 1 (got 0)'],
+      ['taint key with spaces', 'nodeDrainTaintKey: "kubevirt.io/dr ain"', 'migrations.nodeDrainTaintKey: is not a taint key: "dr ain" must be 1-63 letters'],
+      ['taint key prefix', 'nodeDrainTaintKey: "KubeVirt.IO/drain"', 'migrations.nodeDrainTaintKey: is not a taint key: prefix "KubeVirt.IO" must be a DNS subdomain'],
+      ['huge exponent, quoted', 'bandwidthPerMigration: "1e300000000"', 'migrations.bandwidthPerMigration: must be a non-negative Kubernetes quantity such as 64Mi or 1Gi (got "1e300000000")'],
+      ['huge exponent, a YAML float', 'bandwidthPerMigration: 1e300000000', 'migrations.bandwidthPerMigration: must be a non-negative Kubernetes quantity such as 64Mi or 1Gi (got Infinity)'],
       ['negative limit', 'parallelMigrationsPerCluster: -1', 'migrations.parallelMigrationsPerCluster: must be at least 1 (got -1)'],
       ['zero limit', 'parallelOutboundMigrationsPerNode: 0', 'migrations.parallelOutboundMigrationsPerNode: must be at least 1 (got 0)'],
       ['zero timeout', 'progressTimeout: 0', 'migrations.progressTimeout: must be at least 1 (got 0)'],
@@ -96,7 +106,7 @@ describe('parseClusterConfig', () => {
     it('reports every problem at once', () => {
       const message = issuesOf({ migrations: 'progressTimeout: -5\nparallelMigrationsPerCluster: x' });
       expect(message).toContain('migrations.progressTimeout: must be at least 1');
-      expect(message).toContain('migrations.parallelMigrationsPerCluster: must be an integer');
+      expect(message).toContain('migrations.parallelMigrationsPerCluster: must be a positive integer (got "x")');
     });
 
     it.each([
@@ -106,5 +116,111 @@ describe('parseClusterConfig', () => {
     ])('feature gates %j', (gates, expected) => {
       expect(issuesOf({ 'feature-gates': gates })).toContain(expected);
     });
+  });
+});
+
+// kubevirt-config as KubeVirt wrote it. v0.31–v0.47 read the block with Go `,string` tags, so numbers
+// and booleans had to be quoted; these are the forms of KubeVirt's user guide and its own tests.
+const USER_GUIDE_QUOTED = [
+  'parallelMigrationsPerCluster: "5"',
+  'parallelOutboundMigrationsPerNode: "2"',
+  'bandwidthPerMigration: "64Mi"',
+  'completionTimeoutPerGiB: "800"',
+  'progressTimeout: "150"',
+].join('\n');
+// pkg/virt-config config_test.go (v0.43): JSON, quoted numbers and booleans.
+const KUBEVIRT_TEST_JSON =
+  '{"parallelOutboundMigrationsPerNode" : "10", "parallelMigrationsPerCluster": "20", "bandwidthPerMigration": "110Mi", "progressTimeout" : "5", "completionTimeoutPerGiB": "5", "unsafeMigrationOverride": "true", "allowAutoConverge": "true"}';
+// Every key KubeVirt ever had under `migrations` (v0.16 … v1.9), in the types of its newest API.
+const EVERY_KUBEVIRT_KEY = [
+  'nodeDrainTaintKey: example.com/drain',
+  'parallelOutboundMigrationsPerNode: 3',
+  'parallelMigrationsPerCluster: 4',
+  'allowAutoConverge: true',
+  'bandwidthPerMigration: 0',
+  'completionTimeoutPerGiB: 150',
+  'maxDowntimeMs: 300',
+  'progressTimeout: 77',
+  'utilityVolumesTimeout: 150',
+  'unsafeMigrationOverride: false',
+  'allowPostCopy: false',
+  'allowWorkloadDisruption: false',
+  'disableTLS: true',
+  'network: migration-net',
+  'matchSELinuxLevelOnMigration: true',
+].join('\n');
+
+function accepted(migrations: string) {
+  const result = parseClusterConfig({ 'feature-gates': 'LiveMigration', migrations });
+  if (!result.ok) throw new Error(`expected the config to be accepted: ${result.message}`);
+  return result;
+}
+
+describe('kubevirt-config as KubeVirt wrote it', () => {
+  it("reads the user guide's quoted block to the same values as the unquoted one", () => {
+    expect(accepted(USER_GUIDE_QUOTED)).toEqual(parseClusterConfig(SEED_WITH_MIGRATIONS));
+  });
+
+  it("reads KubeVirt's own JSON form with quoted numbers and booleans", () => {
+    const { config, warnings } = accepted(KUBEVIRT_TEST_JSON);
+    expect(config.migrations).toMatchObject({
+      parallelOutboundMigrationsPerNode: 10,
+      parallelMigrationsPerCluster: 20,
+      bandwidthPerMigration: '110Mi',
+      progressTimeout: 5,
+      completionTimeoutPerGiB: 5,
+      allowAutoConverge: true,
+    });
+    expect(config.bandwidthBytesPerSecond).toBe(110 * 2 ** 20);
+    expect(warnings).toEqual([{ path: 'migrations.unsafeMigrationOverride', reason: 'accepted, but has no effect here: there is no migration-safety check here to override' }]);
+  });
+
+  it('accepts every key KubeVirt ever had; those we implement are honoured, the others warned about', () => {
+    const { config, warnings } = accepted(EVERY_KUBEVIRT_KEY);
+    expect(config.migrations).toMatchObject({
+      nodeDrainTaintKey: 'example.com/drain',
+      parallelOutboundMigrationsPerNode: 3,
+      parallelMigrationsPerCluster: 4,
+      allowAutoConverge: true,
+      bandwidthPerMigration: 0,
+      completionTimeoutPerGiB: 150,
+      maxDowntimeMs: 300,
+      progressTimeout: 77,
+      allowPostCopy: false,
+      disableTLS: true,
+    });
+    // Keys without effect are not carried in the typed configuration.
+    expect(config.migrations).not.toHaveProperty('network');
+    expect(warnings.map((w) => w.path)).toEqual([
+      'migrations.nodeDrainTaintKey',
+      'migrations.utilityVolumesTimeout',
+      'migrations.unsafeMigrationOverride',
+      'migrations.allowWorkloadDisruption',
+      'migrations.disableTLS',
+      'migrations.network',
+      'migrations.matchSELinuxLevelOnMigration',
+    ]);
+    expect(warnings.find((w) => w.path === 'migrations.nodeDrainTaintKey')?.reason).toContain('node drain, which is not implemented yet');
+    expect(warnings.find((w) => w.path === 'migrations.disableTLS')?.reason).toContain('no TLS layer of ours yet');
+  });
+
+  it('reads the YAML 1.1 and quoted booleans KubeVirt read', () => {
+    const { config } = accepted('allowAutoConverge: "true"\nallowPostCopy: yes\ndisableTLS: "off"');
+    expect(config.migrations).toMatchObject({ allowAutoConverge: true, allowPostCopy: true, disableTLS: false });
+  });
+
+  it('has KubeVirt defaults for maxDowntimeMs and nodeDrainTaintKey, and warns about nothing by default', () => {
+    const result = parseClusterConfig({ 'feature-gates': 'LiveMigration' });
+    expect(result).toMatchObject({ ok: true, warnings: [], config: { migrations: { maxDowntimeMs: 900, nodeDrainTaintKey: 'kubevirt.io/drain', disableTLS: false } } });
+  });
+
+  it('warns about a key nobody knows instead of refusing it, with the key it resembles', () => {
+    const { config, warnings } = accepted('parallelMigrationPerCluster: 3\nprogressTimeout: "40"\nsomethingNew: {a: 1}');
+    expect(config.migrations.parallelMigrationsPerCluster).toBe(5);
+    expect(config.migrations.progressTimeout).toBe(40);
+    expect(warnings).toEqual([
+      { path: 'migrations.parallelMigrationPerCluster', reason: 'unknown key, ignored (did you mean parallelMigrationsPerCluster?)' },
+      { path: 'migrations.somethingNew', reason: 'unknown key, ignored' },
+    ]);
   });
 });

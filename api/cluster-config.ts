@@ -1,9 +1,10 @@
 // Turns the kubevirt-config ConfigMap into a typed, validated cluster configuration.
-// Never throws: every problem comes back as an issue naming the key and the reason.
-import { parse as parseYaml } from 'yaml';
+// Never throws: every problem comes back as an issue naming the key and the reason, every key
+// accepted without effect (or unknown) as a warning.
 import { parseQuantity, QuantityError } from './quantity.js';
-import { compileSchema, formatIssues, type SchemaIssue } from './validation.js';
-import { clusterMigrationsSchema, MIGRATION_DEFAULTS, type MigrationConfiguration } from './schemas/migration-config.js';
+import { formatIssues, type SchemaIssue } from './validation.js';
+import { MIGRATION_DEFAULTS, type MigrationConfiguration } from './schemas/migration-config.js';
+import { MIGRATIONS_KEY, parseMigrationsBlock } from './migrations-block.js';
 
 export interface ClusterConfigLocation {
   namespace: string;
@@ -14,7 +15,6 @@ export const DEFAULT_CONFIG_LOCATION: ClusterConfigLocation = { namespace: 'kube
 
 export const LIVE_MIGRATION_GATE = 'LiveMigration';
 const FEATURE_GATES_KEY = 'feature-gates';
-const MIGRATIONS_KEY = 'migrations';
 const FEATURE_GATE_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
 
 /** The `migrations` block with every default filled in. */
@@ -23,6 +23,10 @@ export interface ClusterMigrations extends MigrationConfiguration {
   parallelOutboundMigrationsPerNode: number;
   parallelInboundMigrationsPerNode: number;
   finishedMigrationsPerVMI: number;
+  /** The taint that marks a node to be drained; kept for node drain, which is not built yet. */
+  nodeDrainTaintKey: string;
+  /** KubeVirt's switch for the TLS layer of the migration stream; no effect until that layer exists. */
+  disableTLS: boolean;
 }
 
 export interface ClusterConfig {
@@ -34,10 +38,9 @@ export interface ClusterConfig {
 }
 
 export type ClusterConfigResult =
-  | { ok: true; config: ClusterConfig }
+  /** warnings: keys accepted without effect, and unknown keys (boundWarnings formats them). */
+  | { ok: true; config: ClusterConfig; warnings: SchemaIssue[] }
   | { ok: false; issues: SchemaIssue[]; message: string };
-
-const validateMigrations = compileSchema<Partial<ClusterMigrations>>(clusterMigrationsSchema);
 
 /** The configuration in force when the ConfigMap does not exist: defaults, no feature gates. */
 export function defaultClusterConfig(): ClusterConfig {
@@ -63,29 +66,15 @@ export function parseFeatureGates(raw: string | undefined): { gates: string[]; i
   return { gates, issues };
 }
 
-function parseMigrationsBlock(raw: string | undefined): { values: Partial<ClusterMigrations>; issues: SchemaIssue[] } {
-  if (raw === undefined || raw.trim() === '') return { values: {}, issues: [] };
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(raw);
-  } catch (error) {
-    const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    return { values: {}, issues: [{ path: MIGRATIONS_KEY, reason: `is not valid YAML: ${detail}` }] };
-  }
-  if (parsed === null || parsed === undefined) return { values: {}, issues: [] };
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return { values: {}, issues: [{ path: MIGRATIONS_KEY, reason: 'must be a YAML mapping of keys to values' }] };
-  }
-  if (!validateMigrations(parsed)) return { values: {}, issues: validateMigrations.issues(MIGRATIONS_KEY) };
-  return { values: parsed, issues: [] };
-}
-
-/** Parses a ConfigMap's `data`. Keys other than feature-gates and migrations belong to others and are ignored. */
+/**
+ * Parses a ConfigMap's `data`. Keys other than feature-gates and migrations belong to others and
+ * are ignored; inside `migrations`, see migrations-block.ts for what is accepted.
+ */
 export function parseClusterConfig(data: Record<string, string> | undefined): ClusterConfigResult {
   const featureGates = parseFeatureGates(data?.[FEATURE_GATES_KEY]);
   const migrationsBlock = parseMigrationsBlock(data?.[MIGRATIONS_KEY]);
   const issues = [...featureGates.issues, ...migrationsBlock.issues];
-  const migrations: ClusterMigrations = { ...MIGRATION_DEFAULTS, ...migrationsBlock.values };
+  const migrations: ClusterMigrations = { ...MIGRATION_DEFAULTS, ...(migrationsBlock.values as Partial<ClusterMigrations>) };
 
   let bandwidthBytesPerSecond = 0;
   try {
@@ -98,6 +87,7 @@ export function parseClusterConfig(data: Record<string, string> | undefined): Cl
   if (issues.length > 0) return { ok: false, issues, message: formatIssues(issues) };
   return {
     ok: true,
+    warnings: migrationsBlock.warnings,
     config: {
       featureGates: featureGates.gates,
       liveMigrationEnabled: featureGates.gates.includes(LIVE_MIGRATION_GATE),

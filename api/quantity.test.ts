@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatBinaryQuantity, parseQuantity } from './quantity.js';
+import { formatBinaryQuantity, parseQuantity, QUANTITY_PATTERN } from './quantity.js';
 
 describe('parseQuantity', () => {
   it.each([
@@ -30,6 +30,43 @@ describe('parseQuantity', () => {
 
   it('rejects values beyond exact integers', () => {
     expect(() => parseQuantity('16Ei')).toThrow('too large');
+  });
+
+  describe('bounded before any arithmetic', () => {
+    // Once a stall of the event loop (10n ** 300000000n); now refused from the text alone.
+    it.each(['1e300000000', '1E-300000000', '5e100', '1e19', '1e-19'])('refuses the exponent of %s', (input) => {
+      expect(() => parseQuantity(input)).toThrow(/has a decimal exponent beyond ±18/);
+    });
+
+    it('refuses a quantity longer than 64 characters, showing only its start', () => {
+      const long = `${'9'.repeat(100_000)}Ki`;
+      expect(() => parseQuantity(long)).toThrow(/is too long for a quantity \(100002 characters, at most 64\)/);
+      try {
+        parseQuantity(long);
+      } catch (error) {
+        expect((error as Error).message.length).toBeLessThan(200);
+      }
+    });
+
+    it.each([
+      ['1e18', undefined],
+      ['8e18', undefined],
+      ['9e15', 9e15],
+      ['1E3', 1000],
+      ['1e-3', undefined],
+      ['1000e-3', 1],
+      ['1e09', 1_000_000_000],
+      [`${'0'.repeat(60)}64Mi`, 64 * 1024 ** 2],
+    ])('still parses %s exactly within the bounds', (input, expected) => {
+      if (expected === undefined) expect(() => parseQuantity(input)).toThrow(/too large|not a whole number/);
+      else expect(parseQuantity(input)).toBe(expected);
+    });
+
+    it('the schema pattern bounds the exponent too', () => {
+      const pattern = new RegExp(QUANTITY_PATTERN);
+      for (const ok of ['64Mi', '2e6', '1e18', '1E-9', '1e09', '0.5Gi']) expect(pattern.test(ok)).toBe(true);
+      for (const bad of ['1e19', '1e300000000', '1e-100', '64MB']) expect(pattern.test(bad)).toBe(false);
+    });
   });
 
   it('accepts plain numbers as YAML gives them', () => {

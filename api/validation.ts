@@ -52,6 +52,8 @@ function joinPath(rootPath: string, instancePath: string): string {
 }
 
 function show(value: unknown): string {
+  // JSON has no Infinity (YAML's 1e999 is one): shown as itself, not as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   const text = JSON.stringify(value);
   return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -12,8 +12,10 @@
 //   spawned and tracked, never awaited: the call answers at once. Bandwidth: bytes/s rounded down
 //   to whole MiB/s (libvirt's unit; never above the cap), at least 1; 0 = no --bandwidth
 //   (unlimited). `--copy-storage-all` when the domain has file or block disks (BlockMigration).
-//   maxDowntimeMs → `migrate-setmaxdowntime` before the start. Post-copy is not used (pre-copy only;
-//   allowPostCopy is accepted and ignored).
+//   maxDowntimeMs → `migrate-setmaxdowntime`: tried before the start (QEMU keeps its downtime-limit
+//   parameter) and set again once the first sample sees the job running, as KubeVirt does (virsh
+//   9.0's `migrate` has no downtime option; the command is documented for a domain being migrated).
+//   Post-copy is not used (pre-copy only; allowPostCopy is accepted and ignored).
 // - Progress: `domjobinfo --rawstats` every sampleIntervalMs (500 ms; KubeVirt samples every 400 ms)
 //   while the job runs; the status call returns the latest sample. Dirty rate = pages/s × page size.
 //   The job is SwitchingOver while libvirt has paused the source for the final copy.
@@ -82,6 +84,8 @@ interface OutgoingJob {
   probing?: Promise<void>;
   probedOnce: boolean;
   timer?: NodeJS.Timeout;
+  /** To set while the job runs; undefined once set (or after a restart: libvirt keeps what was set). */
+  maxDowntimeMs?: number;
 }
 
 export class LibvirtDriver implements MigrationDriver {
@@ -191,8 +195,9 @@ export class LibvirtDriver implements MigrationDriver {
     if (disks.length > 0) args.push('--copy-storage-all');
     args.push(domain, destinationUri);
     if (request.maxDowntimeMs !== undefined) {
+      // Refused by a libvirt that only takes it during a migration: set again once the job runs.
       await virsh(this.options.uri, ['migrate-setmaxdowntime', domain, String(request.maxDowntimeMs)]).catch((error: unknown) => {
-        this.log.warn({ node: this.node, domain, err: String(error) }, 'could not set the maximum downtime; libvirt default applies');
+        this.log.info({ node: this.node, domain, err: String(error) }, 'maximum downtime not taken before the start; set once the job runs');
       });
     }
 
@@ -209,7 +214,7 @@ export class LibvirtDriver implements MigrationDriver {
     await writeMetadata(this.options.uri, domain, { migrationUid: record.migrationUid, sourceNode: this.node, targetNode: record.targetNode, startedAt: record.startedAt });
     this.refuseIfMigrating(domain, request.migrationUid);
     this.store.save(record);
-    const job: OutgoingJob = { record, state: 'Running', probedOnce: false };
+    const job: OutgoingJob = { record, state: 'Running', probedOnce: false, maxDowntimeMs: request.maxDowntimeMs };
     this.outgoing.set(request.migrationUid, job, this.nowMs);
     const child = spawnVirsh(this.options.uri, args, this.options.maxMigrationMs ?? 24 * 3600_000);
     job.child = child;
@@ -363,6 +368,14 @@ export class LibvirtDriver implements MigrationDriver {
     return job.probing;
   }
 
+  /** Once per job, while it runs; a failure is logged and the downtime libvirt has stays. */
+  private async setMaxDowntime(job: OutgoingJob, ms: number): Promise<void> {
+    job.maxDowntimeMs = undefined;
+    await virsh(this.options.uri, ['migrate-setmaxdowntime', job.record.domain, String(ms)], { timeoutMs: 4_000 }).catch((error: unknown) => {
+      this.log.warn({ node: this.node, uid: job.record.migrationUid, err: String(error) }, 'could not set the maximum downtime; the one libvirt has applies');
+    });
+  }
+
   private async probeOnce(job: OutgoingJob): Promise<void> {
     const { domain } = job.record;
     // domstate first: it takes no job lock, so it answers even while libvirt is busy finishing the
@@ -390,6 +403,7 @@ export class LibvirtDriver implements MigrationDriver {
     if ((stats.type === 'Unbounded' || stats.type === 'Bounded') && stats.operation === JOB_OPERATION_MIGRATION_OUT) {
       job.sample = toProgressSample(stats, new Date(sampledAtMs)) ?? job.sample;
       job.state = paused ? 'SwitchingOver' : 'Running';
+      if (job.maxDowntimeMs !== undefined) await this.setMaxDowntime(job, job.maxDowntimeMs);
       return;
     }
     // No outgoing migration job on the domain (any more, or not yet).

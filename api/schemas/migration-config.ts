@@ -1,7 +1,10 @@
 // The JSON Schema of migration settings: the one source for the `migrations` block of
 // kubevirt-config, the per-migration `spec.migrationConfiguration` of a VMIM (CRD), the
-// VMI's `status.migrationState.migrationConfiguration`, and (later) the chart's values.schema.json.
-import { QUANTITY_PATTERN } from '../quantity.js';
+// VMI's `status.migrationState.migrationConfiguration`, and the chart's values.schema.json.
+// The schemas are typed (integers are integers); the kubevirt-config parser alone also reads the
+// quoted numbers and booleans KubeVirt v0.31–v0.47 required there (migrations-block.ts).
+import { QUANTITY_MAX_LENGTH, QUANTITY_PATTERN } from '../quantity.js';
+import { TAINT_KEY_MAX_LENGTH, TAINT_KEY_PATTERN } from '../taint-key.js';
 import type { JsonSchema } from './json-schema.js';
 
 const NON_NEGATIVE_QUANTITY_PATTERN = QUANTITY_PATTERN.replace('^[+-]?', '^\\+?');
@@ -21,6 +24,7 @@ export const perMigrationProperties: Record<string, JsonSchema> = {
     anyOf: [{ type: 'integer' }, { type: 'string' }],
     minimum: 0,
     pattern: NON_NEGATIVE_QUANTITY_PATTERN,
+    maxLength: QUANTITY_MAX_LENGTH,
     description:
       'Bandwidth cap per migration in bytes per second, as a Kubernetes quantity (64Mi = 64 MiB/s). 0 means unlimited.',
   },
@@ -44,6 +48,12 @@ export const perMigrationProperties: Record<string, JsonSchema> = {
   targetReadyTimeout: positiveInteger(
     'Seconds allowed for a target node agent to prepare and report ready (and for any agent to answer) before the migration fails.',
   ),
+  maxDowntimeMs: {
+    type: 'integer',
+    minimum: 1,
+    maximum: 2_000_000,
+    description: 'Longest pause of the guest at switch-over, in milliseconds (libvirt\'s maximum downtime).',
+  },
 };
 
 /** Keys that shape the cluster's queue; only in kubevirt-config. */
@@ -54,6 +64,42 @@ export const clusterOnlyProperties: Record<string, JsonSchema> = {
   finishedMigrationsPerVMI: positiveInteger(
     'Finished migrations kept per VMI as history; older ones are deleted.',
   ),
+  nodeDrainTaintKey: {
+    type: 'string',
+    minLength: 1,
+    maxLength: TAINT_KEY_MAX_LENGTH,
+    pattern: TAINT_KEY_PATTERN,
+    description: 'Taint key that marks a node to be drained of its VMIs (for node drain, not implemented yet).',
+  },
+  disableTLS: {
+    type: 'boolean',
+    description: 'Turn off the TLS layer of the migration stream (that layer is not built yet: no effect today).',
+  },
+};
+
+/**
+ * KubeVirt's keys that do nothing here, each with why. Accepted (type-checked) so a kubevirt-config
+ * written for KubeVirt applies; an admission warning says they have no effect. Keys we store but do
+ * not act on yet (nodeDrainTaintKey, disableTLS) are listed too, since they have no effect today.
+ */
+const WHY_NO_EFFECT = {
+  nodeDrainTaintKey: 'stored for node drain, which is not implemented yet',
+  disableTLS: 'the migration stream has no TLS layer of ours yet, so there is nothing to disable',
+  unsafeMigrationOverride: 'there is no migration-safety check here to override',
+  allowWorkloadDisruption: 'a migration past its completion timeout is aborted; it is never paused',
+  network: 'migrations use the node agents\' addresses; a dedicated migration network is not supported',
+  matchSELinuxLevelOnMigration: 'there are no virt-launcher pods here whose SELinux level could be chosen',
+  utilityVolumesTimeout: 'there are no utility volumes here',
+} as const;
+export const KEYS_WITHOUT_EFFECT: Readonly<Record<string, string>> = WHY_NO_EFFECT;
+
+/** KubeVirt keys accepted with a type check and no effect (KEYS_WITHOUT_EFFECT says why). */
+export const inertProperties: Record<string, JsonSchema> = {
+  unsafeMigrationOverride: { type: 'boolean', description: `KubeVirt's; no effect here: ${WHY_NO_EFFECT.unsafeMigrationOverride}.` },
+  allowWorkloadDisruption: { type: 'boolean', description: `KubeVirt's; no effect here: ${WHY_NO_EFFECT.allowWorkloadDisruption}.` },
+  network: { type: 'string', maxLength: 253, description: `KubeVirt's; no effect here: ${WHY_NO_EFFECT.network}.` },
+  matchSELinuxLevelOnMigration: { type: 'boolean', description: `KubeVirt's; no effect here: ${WHY_NO_EFFECT.matchSELinuxLevelOnMigration}.` },
+  utilityVolumesTimeout: { type: 'integer', format: 'int64', description: `KubeVirt's; no effect here: ${WHY_NO_EFFECT.utilityVolumesTimeout}.` },
 };
 
 export const perMigrationConfigSchema: JsonSchema = {
@@ -67,7 +113,7 @@ export const perMigrationConfigSchema: JsonSchema = {
 export const clusterMigrationsSchema: JsonSchema = {
   type: 'object',
   description: 'The `migrations` block of kubevirt-config.',
-  properties: { ...clusterOnlyProperties, ...perMigrationProperties },
+  properties: { ...clusterOnlyProperties, ...perMigrationProperties, ...inertProperties },
   additionalProperties: false,
 };
 
@@ -84,6 +130,10 @@ export const MIGRATION_DEFAULTS = {
   allowPostCopy: false,
   unschedulableTimeout: 300,
   targetReadyTimeout: 300,
+  // KubeVirt's default (virt-config DefaultMigrationMaxDowntimeMs).
+  maxDowntimeMs: 900,
+  nodeDrainTaintKey: 'kubevirt.io/drain',
+  disableTLS: false,
 } as const;
 
 /** Per-migration settings as stamped on a VMIM (API form: bandwidth stays a quantity). */
@@ -95,6 +145,7 @@ export interface MigrationConfiguration {
   allowPostCopy: boolean;
   unschedulableTimeout: number;
   targetReadyTimeout: number;
+  maxDowntimeMs: number;
 }
 
 export const PER_MIGRATION_KEYS = Object.keys(perMigrationProperties) as Array<keyof MigrationConfiguration>;

@@ -63,6 +63,17 @@ describe('VirtualMachineInstanceMigration', () => {
     expect(unknown.stderr).toContain('unknown field "spec.migrationConfiguration.progresTimeout"');
   });
 
+  it('refuses a quantity beyond the bounds (exponent, length) by the CRD schema alone, and takes one within', () => {
+    const huge = apply(SEED_VMIM.replace('migration-job', 'huge').concat('  migrationConfiguration:\n    bandwidthPerMigration: "1e300000000"\n'));
+    expect(huge.code).not.toBe(0);
+    expect(huge.stderr).toContain('spec.migrationConfiguration.bandwidthPerMigration: Invalid value: "1e300000000"');
+    const long = apply(SEED_VMIM.replace('migration-job', 'long').concat(`  migrationConfiguration:\n    bandwidthPerMigration: "${'0'.repeat(63)}1Mi"\n`));
+    expect(long.stderr).toContain('spec.migrationConfiguration.bandwidthPerMigration: Too long: may not be');
+    const within = apply(SEED_VMIM.replace('migration-job', 'within').concat('  migrationConfiguration:\n    bandwidthPerMigration: "64e6"\n    maxDowntimeMs: 300\n'));
+    expect(within.stderr).toBe('');
+    kubectl(['delete', 'vmim', 'within', '-n', ns]);
+  });
+
   it('explains spec.vmiName', () => {
     const result = kubectl(['explain', 'vmim.spec.vmiName']);
     expect(result.code).toBe(0);

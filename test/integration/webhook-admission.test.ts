@@ -232,6 +232,7 @@ describe('admission webhook, through kubectl', () => {
       allowPostCopy: false,
       unschedulableTimeout: 300,
       targetReadyTimeout: 300,
+      maxDowntimeMs: 900,
     });
   });
 
@@ -306,11 +307,11 @@ describe('admission webhook, through kubectl', () => {
   });
 
   it('refuses a bad kubevirt-config edit with the key and the reason, and keeps the old config in force', () => {
-    const bad = setConfig({ 'feature-gates': 'LiveMigration', migrations: 'progressTimeout: 0\nbandwidthPerMigraton: 1Gi\n' });
+    const bad = setConfig({ 'feature-gates': 'LiveMigration', migrations: 'progressTimeout: 0\nparallelMigrationsPerCluster: "x"\n' });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain(`denied the request: ConfigMap ${configNs}/${CONFIG} is invalid, the configuration in force is unchanged:`);
     expect(bad.stderr).toContain('data.migrations.progressTimeout: must be at least 1 (got 0)');
-    expect(bad.stderr).toContain('data.migrations.bandwidthPerMigraton: is not a known key');
+    expect(bad.stderr).toContain('data.migrations.parallelMigrationsPerCluster: must be a positive integer (got "x")');
     const stored = JSON.parse(kubectl(['get', 'configmap', CONFIG, '-n', configNs, '-o', 'json']).stdout) as { data: Record<string, string> };
     expect(stored.data.migrations).toBe('bandwidthPerMigration: 128Mi\nprogressTimeout: 30\n');
     createVmi('vm-4', MIGRATABLE);

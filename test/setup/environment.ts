@@ -1,5 +1,5 @@
 // What integration tests know about the control plane the global setup started.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlPlaneState } from '../../hack/control-plane/control-plane.js';
@@ -39,6 +39,13 @@ function runClient(binary: string, args: string[], options: { input?: string; ti
 /** Runs kubectl against the test control plane, as a user would; never throws on a non-zero exit. */
 export function kubectl(args: string[], input?: string): KubectlResult {
   return runClient(readControlPlaneState().binaries.kubectl, args, { input, timeoutMs: 60_000 });
+}
+
+/** As kubectl, but keeps stderr on success too: where admission warnings ("Warning: …") are printed. */
+export function kubectlWithWarnings(args: string[], input?: string): KubectlResult {
+  const state = readControlPlaneState();
+  const result = spawnSync(state.binaries.kubectl, ['--kubeconfig', state.kubeconfig, ...args], { input, encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status ?? 1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
 }
 
 /** Runs helm against the test control plane with its cache and config under `workDir` (nothing in $HOME). */

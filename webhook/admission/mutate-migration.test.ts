@@ -34,6 +34,7 @@ describe('mutateMigrationCreate', () => {
       allowPostCopy: false,
       unschedulableTimeout: 300,
       targetReadyTimeout: 300,
+      maxDowntimeMs: 900,
     });
   });
 

@@ -11,12 +11,25 @@ describe('validateClusterConfig', () => {
   });
 
   it('refuses a bad migrations block with the key and the reason', () => {
-    const decision = validateClusterConfig(location, 'kubevirt', configMap({ migrations: 'progressTimeot: 150\ncompletionTimeoutPerGiB: -1' }));
-    expect(decision).toMatchObject({ allowed: false, reason: 'ConfigInvalid' });
+    const decision = validateClusterConfig(location, 'kubevirt', configMap({ migrations: 'parallelMigrationsPerCluster: "x"\ncompletionTimeoutPerGiB: -1' }));
+    expect(decision).toMatchObject({ allowed: false, reason: 'ConfigInvalid', code: 422 });
     if (decision.allowed) return;
     expect(decision.message).toMatch(/^ConfigMap kubevirt\/kubevirt-config is invalid, the configuration in force is unchanged: /);
-    expect(decision.message).toContain('data.migrations.progressTimeot: is not a known key');
+    expect(decision.message).toContain('data.migrations.parallelMigrationsPerCluster: must be a positive integer (got "x")');
     expect(decision.message).toContain('data.migrations.completionTimeoutPerGiB: must be at least 1 (got -1)');
+  });
+
+  it('admits a real-world KubeVirt block with warnings naming the keys without effect and the unknown ones', () => {
+    const migrations = 'parallelMigrationsPerCluster: "4"\nnodeDrainTaintKey: kubevirt.io/drain\nunsafeMigrationOverride: "true"\nprogressTimeot: 150\n';
+    expect(validateClusterConfig(location, 'kubevirt', configMap({ 'feature-gates': 'LiveMigration', migrations }))).toEqual({
+      allowed: true,
+      reason: 'Admitted',
+      warnings: [
+        'data.migrations.nodeDrainTaintKey: accepted, but has no effect here: stored for node drain, which is not implemented yet',
+        'data.migrations.unsafeMigrationOverride: accepted, but has no effect here: there is no migration-safety check here to override',
+        'data.migrations.progressTimeot: unknown key, ignored (did you mean progressTimeout?)',
+      ],
+    });
   });
 
   it('refuses a bad feature-gate list', () => {

@@ -1,6 +1,8 @@
-// Validating admission of kubevirt-config itself: a typo in the migrations block or the feature
-// gate list is refused at `kubectl apply` time instead of being silently ignored later.
+// Validating admission of kubevirt-config itself: a bad value in the migrations block or the
+// feature gate list is refused at `kubectl apply` time instead of being silently ignored later;
+// KubeVirt keys without effect here and unknown keys are admitted with a warning that says so.
 import { parseClusterConfig } from '../../api/cluster-config.js';
+import { boundWarnings } from '../../api/migrations-block.js';
 import type { ClusterConfigLocation } from '../../api/cluster-config.js';
 import { allow, deny, isPlainObject, type Decision } from './types.js';
 
@@ -28,5 +30,6 @@ export function validateClusterConfig(location: ClusterConfigLocation, namespace
       422,
     );
   }
-  return allow();
+  const warnings = boundWarnings(result.warnings, 'data.');
+  return warnings.length > 0 ? { allowed: true, reason: 'Admitted', warnings } : allow();
 }

@@ -61,7 +61,18 @@ describe('dispatch through MigrationController.reconcile', () => {
       migrationUid: 'uid-mig',
       destination: { nodeName: 'node-b', address: '10.0.0.2' },
       bandwidthBytesPerSecond: 64 * 2 ** 20,
+      maxDowntimeMs: 900, // KubeVirt's default, from the cluster configuration
     });
+  });
+
+  it('hands the stamped maxDowntimeMs to the source agent with the start', async () => {
+    world = new World();
+    world.addVmi('vmi');
+    world.addVmim('mig', 'vmi', 'TargetReady', { at: world.clock.iso(), migrationConfiguration: { maxDowntimeMs: 250 } });
+    world.agents.script('node-a', 'startMigration', undefined);
+    await world.controller().reconcile(KEY);
+    expect(world.vmim('mig')?.status?.phase).toBe('Running');
+    expect(world.agents.calls.find((c) => c.method === 'startMigration')?.arg).toMatchObject({ maxDowntimeMs: 250 });
   });
 
   it('a start whose answer was lost is retried within targetReadyTimeout, then the source is told to abort', async () => {

@@ -147,6 +147,7 @@ export class Dispatch {
         vmi: { namespace: vmim.metadata.namespace ?? '', name: vmim.spec.vmiName, uid: vmi?.metadata.uid },
         destination: { nodeName: state.targetNode ?? '', address: state.targetNodeAddress ?? '', ports: state.targetDirectMigrationNodePorts ?? {} },
         bandwidthBytesPerSecond: parseQuantity(config.bandwidthPerMigration),
+        maxDowntimeMs: config.maxDowntimeMs,
         allowAutoConverge: config.allowAutoConverge,
         allowPostCopy: config.allowPostCopy,
         memoryBytes: readGuestMemoryBytes(vmi?.spec) ?? 0,
