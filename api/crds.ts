@@ -7,12 +7,18 @@ import { vmiSchema } from './schemas/vmi.js';
 export const GROUP = 'kubevirt.io';
 export const STORAGE_VERSION = 'v1';
 export const SERVED_VERSIONS = ['v1', 'v1alpha3'] as const;
+/** KubeVirt's own deprecation of v1alpha3 (kubevirt.io/api core/v1 register.go), sent as a Warning header. */
+export const DEPRECATED_VERSIONS: Partial<Record<(typeof SERVED_VERSIONS)[number], string>> = {
+  v1alpha3: 'kubevirt.io/v1alpha3 is now deprecated and will be removed in a future release.',
+};
 
 interface PrinterColumn {
   name: string;
   type: 'string' | 'integer' | 'date' | 'boolean';
   jsonPath: string;
   description?: string;
+  /** 1: shown only by `kubectl get -o wide`. */
+  priority?: number;
 }
 
 export interface CustomResourceDefinition {
@@ -27,6 +33,8 @@ export interface CustomResourceDefinition {
       name: string;
       served: boolean;
       storage: boolean;
+      deprecated?: boolean;
+      deprecationWarning?: string;
       subresources: { status: Record<string, never> };
       additionalPrinterColumns: PrinterColumn[];
       schema: { openAPIV3Schema: JsonSchema };
@@ -53,7 +61,7 @@ export function toStructural(schema: JsonSchema): JsonSchema {
 function crd(
   kind: string,
   plural: string,
-  shortName: string,
+  shortNames: string[],
   schema: JsonSchema,
   columns: PrinterColumn[],
 ): CustomResourceDefinition {
@@ -69,7 +77,7 @@ function crd(
         listKind: `${kind}List`,
         plural,
         singular: kind.toLowerCase(),
-        shortNames: [shortName],
+        shortNames,
         categories: ['all', 'kubevirt'],
       },
       // Both versions share one schema, so no conversion webhook is needed: v1alpha3 objects are
@@ -78,6 +86,7 @@ function crd(
         name,
         served: true,
         storage: name === STORAGE_VERSION,
+        ...(DEPRECATED_VERSIONS[name] ? { deprecated: true, deprecationWarning: DEPRECATED_VERSIONS[name] } : {}),
         subresources: { status: {} },
         additionalPrinterColumns: columns,
         schema: { openAPIV3Schema: toStructural(schema) },
@@ -88,25 +97,28 @@ function crd(
 
 const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
-export const vmimCrd = crd('VirtualMachineInstanceMigration', 'virtualmachineinstancemigrations', 'vmim', vmimSchema, [
-  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-  { name: 'VMI', type: 'string', jsonPath: '.spec.vmiName' },
+// KubeVirt's short names and its two columns (Phase, VMI, with its descriptions); where the VMI goes,
+// progress and age are ours.
+export const vmimCrd = crd('VirtualMachineInstanceMigration', 'virtualmachineinstancemigrations', ['vmim', 'vmims'], vmimSchema, [
+  { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'The current phase of VM instance migration' },
+  { name: 'VMI', type: 'string', jsonPath: '.spec.vmiName', description: 'The name of the VMI to perform the migration on' },
   { name: 'Source', type: 'string', jsonPath: '.status.migrationState.sourceNode' },
   { name: 'Target', type: 'string', jsonPath: '.status.migrationState.targetNode' },
   { name: 'Progress', type: 'integer', jsonPath: '.status.progress.percent', description: 'Percent of data sent' },
   age,
 ]);
 
-export const vmiCrd = crd('VirtualMachineInstance', 'virtualmachineinstances', 'vmi', vmiSchema, [
-  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-  { name: 'Node', type: 'string', jsonPath: '.status.nodeName' },
-  {
-    name: 'Live-Migratable',
-    type: 'string',
-    jsonPath: ".status.conditions[?(@.type=='LiveMigratable')].status",
-  },
-  { name: 'Method', type: 'string', jsonPath: '.status.migrationMethod', description: 'Migration method' },
+// KubeVirt's columns exactly, so `kubectl get vmi [-o wide]` reads as on a KubeVirt cluster (where
+// KubeVirt's own CRD serves the VMI).
+const conditionStatus = (type: string) => `.status.conditions[?(@.type=='${type}')].status`;
+export const vmiCrd = crd('VirtualMachineInstance', 'virtualmachineinstances', ['vmi', 'vmis'], vmiSchema, [
   age,
+  { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+  { name: 'IP', type: 'string', jsonPath: '.status.interfaces[0].ipAddress' },
+  { name: 'NodeName', type: 'string', jsonPath: '.status.nodeName' },
+  { name: 'Ready', type: 'string', jsonPath: conditionStatus('Ready') },
+  { name: 'Live-Migratable', type: 'string', jsonPath: conditionStatus('LiveMigratable'), priority: 1 },
+  { name: 'Paused', type: 'string', jsonPath: conditionStatus('Paused'), priority: 1 },
 ]);
 
 export const CRDS = [vmimCrd, vmiCrd];

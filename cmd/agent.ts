@@ -1,63 +1,66 @@
-// Entry point of the node agent. Flags win over environment variables:
-//   --kubeconfig / KUBECONFIG (in-cluster config when neither is set); --no-register: no Node
-//     annotation, no Lease (a standalone agent, e.g. for a benchmark without an API server)
-//   --driver / AGENT_DRIVER: simulation (default) or libvirt
-//   --node NAME (repeatable) or --nodes a,b,c / NODE_NAME: the nodes this process hosts; several
-//     only with the simulation driver, each on its own HTTPS listener with a free port
-//   libvirt driver only (agent/libvirt/libvirt-driver.ts):
-//     --libvirt-uri / LIBVIRT_URI (qemu:///system): this node's libvirt
-//     --migration-address / AGENT_MIGRATION_ADDRESS (required): the address other nodes' libvirtd
-//       reach this node's libvirtd at (its listen_addr); answered as targetNodeAddress
-//     --libvirt-port / AGENT_LIBVIRT_PORT (16509): libvirtd's TCP port; --migration-port-min /
-//       AGENT_MIGRATION_PORT_MIN (49152): QEMU's first incoming-migration port
-//     --peer-uri-scheme / AGENT_PEER_URI_SCHEME (qemu+tcp): how a source libvirtd dials this one
-//     --state-dir / AGENT_STATE_DIR (/var/lib/live-migration/agent-<node>): per-migration state,
-//       read back after a restart
-//   --listen-address / AGENT_LISTEN_ADDRESS (127.0.0.1), --advertise-address / AGENT_ADVERTISE_ADDRESS
-//     (the listen address; required when listening on a wildcard), --port / AGENT_PORT (0 = free)
-//   --tls-cert / AGENT_TLS_CERT_FILE, --tls-key / AGENT_TLS_KEY_FILE: serving certificate and key
-//   --client-ca / AGENT_CLIENT_CA_FILE: the CA that signs allowed callers' certificates
-//   --allowed-callers / AGENT_ALLOWED_CALLERS: comma list of CN=name, O=org or a bare CN
-//     (CN=live-migration-reconciler)
-//   --namespace / AGENT_NAMESPACE (live-migration): where the agent Leases live
-//   --health-address / AGENT_HEALTH_ADDRESS (0.0.0.0), --health-port / AGENT_HEALTH_PORT (8081;
-//     0 = free): plain HTTP /healthz, /readyz, /metrics
-//   --log-level / LOG_LEVEL (info)
-// SIGTERM/SIGINT: new work refused (503), Leases deleted, listeners closed, exit 0.
+// Entry point of the node agent; its flags (and the environment variables they override) are the
+// table below, printed by --help with what the process does on SIGTERM.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { parseFlags } from './flags.js';
 import { stopOnSignals } from './lifecycle.js';
 import { DRIVERS, MULTI_NODE_DRIVERS, startAgentProcess, type DriverName } from '../agent/agent-process.js';
 import { DEFAULT_ALLOWED_CALLERS, parseAllowedCallers } from '../agent/server/caller-check.js';
 
-const { values } = parseArgs({
-  options: {
-    kubeconfig: { type: 'string' },
-    'no-register': { type: 'boolean' },
-    driver: { type: 'string' },
-    node: { type: 'string', multiple: true },
-    nodes: { type: 'string' },
-    'listen-address': { type: 'string' },
-    'advertise-address': { type: 'string' },
-    port: { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    'client-ca': { type: 'string' },
-    'allowed-callers': { type: 'string' },
-    namespace: { type: 'string' },
-    'health-address': { type: 'string' },
-    'health-port': { type: 'string' },
-    'log-level': { type: 'string' },
-    'libvirt-uri': { type: 'string' },
-    'migration-address': { type: 'string' },
-    'libvirt-port': { type: 'string' },
-    'migration-port-min': { type: 'string' },
-    'peer-uri-scheme': { type: 'string' },
-    'state-dir': { type: 'string' },
+const libvirtOnly = (help: string) => `libvirt driver: ${help}`;
+
+const values = parseFlags({
+  command: 'live-migration agent',
+  summary: "The node agent: a mutual-TLS API the reconciler drives, a driver that moves the guests (simulation or libvirt), a Lease per node.",
+  flags: {
+    kubeconfig: { type: 'string', value: 'FILE', env: 'KUBECONFIG', help: 'kubeconfig; in-cluster config when neither is set' },
+    'no-register': { type: 'boolean', help: 'no Node annotation, no Lease (a standalone agent, e.g. for a benchmark)' },
+    driver: { type: 'string', value: 'NAME', env: 'AGENT_DRIVER', default: 'simulation', help: `one of ${DRIVERS.join(', ')}` },
+    node: { type: 'string', value: 'NAME', multiple: true, env: 'NODE_NAME', help: 'a node this process hosts' },
+    nodes: { type: 'string', value: 'A,B,C', help: 'several nodes (simulation only), each on an HTTPS listener of its own' },
+    'listen-address': { type: 'string', value: 'ADDRESS', env: 'AGENT_LISTEN_ADDRESS', default: '127.0.0.1', help: 'address of the agent API' },
+    'advertise-address': {
+      type: 'string',
+      value: 'ADDRESS',
+      env: 'AGENT_ADVERTISE_ADDRESS',
+      help: 'address the reconciler dials (default: the listen address; required on a wildcard)',
+    },
+    port: { type: 'string', value: 'PORT', env: 'AGENT_PORT', default: '0 (a free port)', help: 'port of the agent API' },
+    'tls-cert': { type: 'string', value: 'FILE', env: 'AGENT_TLS_CERT_FILE', help: 'serving certificate', required: true },
+    'tls-key': { type: 'string', value: 'FILE', env: 'AGENT_TLS_KEY_FILE', help: 'its private key', required: true },
+    'client-ca': { type: 'string', value: 'FILE', env: 'AGENT_CLIENT_CA_FILE', help: "the CA that signs allowed callers' certificates", required: true },
+    'allowed-callers': {
+      type: 'string',
+      value: 'LIST',
+      env: 'AGENT_ALLOWED_CALLERS',
+      default: DEFAULT_ALLOWED_CALLERS.join(','),
+      help: 'comma list of CN=name, O=org or a bare CN',
+    },
+    namespace: { type: 'string', value: 'NS', env: 'AGENT_NAMESPACE', default: 'live-migration', help: 'where the agent Leases live' },
+    'health-address': { type: 'string', value: 'ADDRESS', env: 'AGENT_HEALTH_ADDRESS', default: '0.0.0.0', help: 'plain HTTP /healthz, /readyz, /metrics' },
+    'health-port': { type: 'string', value: 'PORT', env: 'AGENT_HEALTH_PORT', default: '8081', help: 'its port (0: a free port)' },
+    'log-level': { type: 'string', value: 'LEVEL', env: 'LOG_LEVEL', default: 'info', help: 'pino log level' },
+    'libvirt-uri': { type: 'string', value: 'URI', env: 'LIBVIRT_URI', default: 'qemu:///system', help: libvirtOnly("this node's libvirt") },
+    'migration-address': {
+      type: 'string',
+      value: 'ADDRESS',
+      env: 'AGENT_MIGRATION_ADDRESS',
+      help: libvirtOnly("where other nodes' libvirtd reach this one (its listen_addr)"),
+      required: true,
+    },
+    'libvirt-port': { type: 'string', value: 'PORT', env: 'AGENT_LIBVIRT_PORT', default: '16509', help: libvirtOnly("libvirtd's TCP port") },
+    'migration-port-min': { type: 'string', value: 'PORT', env: 'AGENT_MIGRATION_PORT_MIN', default: '49152', help: libvirtOnly("QEMU's first incoming-migration port") },
+    'peer-uri-scheme': { type: 'string', value: 'SCHEME', env: 'AGENT_PEER_URI_SCHEME', default: 'qemu+tcp', help: libvirtOnly('how a source libvirtd dials this one') },
+    'state-dir': {
+      type: 'string',
+      value: 'DIR',
+      env: 'AGENT_STATE_DIR',
+      default: '/var/lib/live-migration/agent-<node>',
+      help: libvirtOnly('per-migration state, read back after a restart'),
+    },
   },
-  strict: true,
+  footer: 'SIGTERM/SIGINT: new work refused (503), Leases deleted, listeners closed, exit 0.',
 });
 
 const env = process.env;

@@ -1,40 +1,33 @@
-// Entry point of the reconciler. Flags win over environment variables:
-//   --kubeconfig / KUBECONFIG (in-cluster config when neither is set)
-//   --namespace / POD_NAMESPACE (live-migration): the leader Lease and the agents' Leases live here
-//   --watch-namespace / WATCH_NAMESPACE: reconcile one namespace only (default: all)
-//   --config-namespace / CONFIG_NAMESPACE (kubevirt), --config-name / CONFIG_NAME (kubevirt-config)
-//   --agent-ca-file, --agent-client-cert-file, --agent-client-key-file (mutual TLS to the agents; required)
-//   --agent-server-name / AGENT_SERVER_NAME: the name agents' certificates carry (checked instead of the node IP)
-//   --health-port / HEALTH_PORT (8081): /healthz, /readyz, /metrics
-//   --identity (hostname-pid), --workers (4), --log-level (info)
-//   --lease-duration-seconds (15), --renew-deadline-ms (10000), --retry-period-ms (2000)
-// SIGTERM/SIGINT: stop writing, release the leader Lease, finish in-flight reconciles, exit 0.
-import { parseArgs } from 'node:util';
+// Entry point of the reconciler; its flags (and the environment variables they override) are the
+// table below, printed by --help with what the process does on SIGTERM.
 import { pino } from 'pino';
+import { parseFlags } from './flags.js';
 import { stopOnSignals } from './lifecycle.js';
 import { DEFAULT_CONFIG_LOCATION } from '../api/cluster-config.js';
 import { startReconciler } from '../reconciler/app.js';
 
-const { values } = parseArgs({
-  options: {
-    kubeconfig: { type: 'string' },
-    namespace: { type: 'string' },
-    'watch-namespace': { type: 'string' },
-    'config-namespace': { type: 'string' },
-    'config-name': { type: 'string' },
-    'agent-ca-file': { type: 'string' },
-    'agent-client-cert-file': { type: 'string' },
-    'agent-client-key-file': { type: 'string' },
-    'agent-server-name': { type: 'string' },
-    'health-port': { type: 'string' },
-    identity: { type: 'string' },
-    workers: { type: 'string' },
-    'log-level': { type: 'string' },
-    'lease-duration-seconds': { type: 'string' },
-    'renew-deadline-ms': { type: 'string' },
-    'retry-period-ms': { type: 'string' },
+const values = parseFlags({
+  command: 'live-migration reconciler',
+  summary: 'The reconciler: the migration queue under limits, target choice, dispatch to the node agents, timeouts, cancel.',
+  flags: {
+    kubeconfig: { type: 'string', value: 'FILE', env: 'KUBECONFIG', help: 'kubeconfig; in-cluster config when neither is set' },
+    namespace: { type: 'string', value: 'NS', env: 'POD_NAMESPACE', default: 'live-migration', help: "where the leader Lease and the agents' Leases live" },
+    'watch-namespace': { type: 'string', value: 'NS', env: 'WATCH_NAMESPACE', help: 'reconcile this namespace only (default: all)' },
+    'config-namespace': { type: 'string', value: 'NS', env: 'CONFIG_NAMESPACE', default: DEFAULT_CONFIG_LOCATION.namespace, help: 'namespace of the kubevirt-config ConfigMap' },
+    'config-name': { type: 'string', value: 'NAME', env: 'CONFIG_NAME', default: DEFAULT_CONFIG_LOCATION.name, help: 'name of that ConfigMap' },
+    'agent-ca-file': { type: 'string', value: 'FILE', env: 'AGENT_CA_FILE', help: "CA of the agents' serving certificates", required: true },
+    'agent-client-cert-file': { type: 'string', value: 'FILE', env: 'AGENT_CLIENT_CERT_FILE', help: 'client certificate for mutual TLS to the agents', required: true },
+    'agent-client-key-file': { type: 'string', value: 'FILE', env: 'AGENT_CLIENT_KEY_FILE', help: 'its private key', required: true },
+    'agent-server-name': { type: 'string', value: 'NAME', env: 'AGENT_SERVER_NAME', help: "the name agents' certificates carry (checked instead of the node IP)" },
+    'health-port': { type: 'string', value: 'PORT', env: 'HEALTH_PORT', default: '8081', help: '/healthz, /readyz, /metrics' },
+    identity: { type: 'string', value: 'ID', default: 'hostname-pid', help: 'leader-election identity' },
+    workers: { type: 'string', value: 'N', default: '4', help: 'concurrent reconciles' },
+    'log-level': { type: 'string', value: 'LEVEL', env: 'LOG_LEVEL', default: 'info', help: 'pino log level' },
+    'lease-duration-seconds': { type: 'string', value: 'S', default: '15', help: 'leader Lease duration' },
+    'renew-deadline-ms': { type: 'string', value: 'MS', default: '10000', help: 'step down when not renewed within this' },
+    'retry-period-ms': { type: 'string', value: 'MS', default: '2000', help: 'between leader-election attempts' },
   },
-  strict: true,
+  footer: 'SIGTERM/SIGINT: stop writing, release the leader Lease, finish in-flight reconciles, exit 0.',
 });
 
 const env = process.env;

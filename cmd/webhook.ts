@@ -1,32 +1,34 @@
-// Entry point of the admission webhook. Flags win over environment variables:
-//   --kubeconfig / KUBECONFIG (in-cluster config when neither is set)
-//   --port / WEBHOOK_PORT (8443), --host / WEBHOOK_HOST (0.0.0.0)
-//   --tls-cert-file / WEBHOOK_TLS_CERT_FILE, --tls-key-file / WEBHOOK_TLS_KEY_FILE (required)
-//   --config-namespace / CONFIG_NAMESPACE (kubevirt), --config-name / CONFIG_NAME (kubevirt-config)
-//   --system-service-account / SYSTEM_SERVICE_ACCOUNT (the only user that may set spec.priority)
-//   --log-level / LOG_LEVEL (info)
-// SIGTERM/SIGINT: readyz turns 503, no new connections, in-flight requests finish, then exit 0.
-import { parseArgs } from 'node:util';
+// Entry point of the admission webhook; its flags (and the environment variables they override)
+// are the table below, printed by --help with what the process does on SIGTERM.
 import { pino } from 'pino';
+import { parseFlags } from './flags.js';
 import { stopOnSignals } from './lifecycle.js';
 import { DEFAULT_CONFIG_LOCATION } from '../api/cluster-config.js';
 import { DEFAULT_SYSTEM_SERVICE_ACCOUNT, startWebhook } from '../webhook/app.js';
 
-const { values } = parseArgs({
-  options: {
-    kubeconfig: { type: 'string' },
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'tls-cert-file': { type: 'string' },
-    'tls-key-file': { type: 'string' },
-    'config-namespace': { type: 'string' },
-    'config-name': { type: 'string' },
-    'system-service-account': { type: 'string' },
-    'log-level': { type: 'string' },
-    'stale-after-ms': { type: 'string' },
-    'cache-max-silence-ms': { type: 'string' },
+const values = parseFlags({
+  command: 'live-migration webhook',
+  summary: 'The admission webhook: rejects migrations that cannot run and stamps their configuration.',
+  flags: {
+    kubeconfig: { type: 'string', value: 'FILE', env: 'KUBECONFIG', help: 'kubeconfig; in-cluster config when neither is set' },
+    port: { type: 'string', value: 'PORT', env: 'WEBHOOK_PORT', default: '8443', help: 'HTTPS port' },
+    host: { type: 'string', value: 'ADDRESS', env: 'WEBHOOK_HOST', default: '0.0.0.0', help: 'address to listen on' },
+    'tls-cert-file': { type: 'string', value: 'FILE', env: 'WEBHOOK_TLS_CERT_FILE', help: 'serving certificate', required: true },
+    'tls-key-file': { type: 'string', value: 'FILE', env: 'WEBHOOK_TLS_KEY_FILE', help: 'its private key', required: true },
+    'config-namespace': { type: 'string', value: 'NS', env: 'CONFIG_NAMESPACE', default: DEFAULT_CONFIG_LOCATION.namespace, help: 'namespace of the kubevirt-config ConfigMap' },
+    'config-name': { type: 'string', value: 'NAME', env: 'CONFIG_NAME', default: DEFAULT_CONFIG_LOCATION.name, help: 'name of that ConfigMap' },
+    'system-service-account': {
+      type: 'string',
+      value: 'USER',
+      env: 'SYSTEM_SERVICE_ACCOUNT',
+      default: DEFAULT_SYSTEM_SERVICE_ACCOUNT,
+      help: 'the only user that may set spec.priority',
+    },
+    'log-level': { type: 'string', value: 'LEVEL', env: 'LOG_LEVEL', default: 'info', help: 'pino log level' },
+    'stale-after-ms': { type: 'string', value: 'MS', env: 'STALE_AFTER_MS', help: 'informer silence before a relist' },
+    'cache-max-silence-ms': { type: 'string', value: 'MS', env: 'CACHE_MAX_SILENCE_MS', help: 'cache silence before admission answers 503' },
   },
-  strict: true,
+  footer: 'SIGTERM/SIGINT: readyz turns 503, no new connections, in-flight requests finish, then exit 0.',
 });
 
 const env = process.env;

@@ -72,11 +72,27 @@ GO
   stamp etcd "$ETCD_VERSION"
 }
 
+# As helm's Makefile builds a release: its version and commit, and the Kubernetes version it reports
+# to charts (.Capabilities.KubeVersion, kubeVersion constraints, lint deprecations) taken from the
+# client-go it is built with (v0.31.x → 1.31). Without these, helm says v1.20 and `helm template`
+# fails on a chart that needs a newer Kubernetes. The stamp names the commit, so a helm built
+# without them (stamped with the bare version) is rebuilt.
 build_helm() {
-  have helm "$HELM_VERSION" && return 0
+  local key="$HELM_VERSION $HELM_GIT_COMMIT"
+  have helm "$key" && return 0
   log "building helm $HELM_VERSION"
-  GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  stamp helm "$HELM_VERSION"
+  local gomod client_go major minor
+  gomod="$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')"
+  client_go="$(sed -n 's#^\s*k8s.io/client-go v\([0-9]*\.[0-9]*\)\..*#\1#p' "$gomod")"
+  [[ -n "$client_go" ]] || { log "cannot read the client-go version from $gomod"; return 1; }
+  major=$((${client_go%%.*} + 1)) minor="${client_go#*.}" # as the Makefile: client-go v0.31 is Kubernetes 1.31
+  local v=helm.sh/helm/v3/internal/version ldflags="-s -w"
+  ldflags+=" -X $v.version=$HELM_VERSION -X $v.gitCommit=$HELM_GIT_COMMIT -X $v.gitTreeState=clean"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ldflags+=" -X $pkg.k8sVersionMajor=$major -X $pkg.k8sVersionMinor=$minor"
+  done
+  GOBIN="$BIN" go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  stamp helm "$key"
 }
 
 # Opt-in (LIVE_MIGRATION_CERT_MANAGER=1): cert-manager's controller and cainjector, to prove the

@@ -30,6 +30,7 @@ export const migrationStateSchema: JsonSchema = {
     },
     targetPod: { type: 'string', description: 'What receives the VMI on the target (the agent pod or process).' },
     targetNodeDomainDetected: { type: 'boolean', description: 'The target saw the domain arrive and run.' },
+    targetNodeDomainReadyTimestamp: timestamp('When the target node confirmed the migrated domain runs there.'),
     startTimestamp: timestamp('When the migration started running.'),
     endTimestamp: timestamp('When the migration ended, either way.'),
     completed: { type: 'boolean', description: 'The migration is over (successfully or not).' },
@@ -53,6 +54,7 @@ export interface MigrationState {
   targetDirectMigrationNodePorts?: Record<string, number>;
   targetPod?: string;
   targetNodeDomainDetected?: boolean;
+  targetNodeDomainReadyTimestamp?: string | null;
   startTimestamp?: string | null;
   endTimestamp?: string | null;
   completed?: boolean;

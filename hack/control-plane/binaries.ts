@@ -45,7 +45,8 @@ export function ensureBinaries(): Binaries {
   const resolve = (): Partial<Binaries> => ({
     etcd: cached('etcd', versions.ETCD_VERSION),
     kubeApiserver: cached('kube-apiserver', versions.KUBE_VERSION),
-    helm: cached('helm', versions.HELM_VERSION),
+    // build-binaries.sh stamps helm with its commit too: one built without upstream's ldflags is stale.
+    helm: cached('helm', `${versions.HELM_VERSION} ${versions.HELM_GIT_COMMIT}`),
     kubectl: onPath('kubectl') ?? cached('kubectl', versions.KUBE_VERSION),
   });
   let found = resolve();

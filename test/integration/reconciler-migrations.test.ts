@@ -80,6 +80,12 @@ describe('a migration on simulated nodes', () => {
     expect(Object.keys(state?.targetDirectMigrationNodePorts ?? {}).length).toBeGreaterThan(0);
     expect(state?.targetPod).toBeTruthy();
     expect(Date.parse(state?.endTimestamp ?? '')).toBeGreaterThan(Date.parse(state?.startTimestamp ?? ''));
+    // KubeVirt's targetNodeDomainReadyTimestamp: the target confirmed the guest runs there, after the
+    // start and no later than the end; the VMI and the VMIM say the same.
+    expect(state?.targetNodeDomainReadyTimestamp).toBe(done.status?.migrationState?.targetNodeDomainReadyTimestamp);
+    const ready = Date.parse(state?.targetNodeDomainReadyTimestamp ?? '');
+    expect(ready).toBeGreaterThan(Date.parse(state?.startTimestamp ?? ''));
+    expect(ready).toBeLessThanOrEqual(Date.parse(state?.endTimestamp ?? ''));
   });
 });
 

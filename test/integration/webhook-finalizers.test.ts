@@ -139,7 +139,7 @@ describe("chart: the rendered webhook configurations exempt the chart's reconcil
     // The chart's configurations as rendered; their Service does not exist, so the webhook is unreachable.
     const rendered = helm(
       [
-        'template', fullname, join(REPO_ROOT, 'charts/live-migration'), '-n', releaseNs, '--kube-version', '1.32.4',
+        'template', fullname, join(REPO_ROOT, 'charts/live-migration'), '-n', releaseNs,
         '--show-only', 'templates/webhook-configurations.yaml',
         '--set', 'certManager.enabled=true', '--set', `fullnameOverride=${fullname}`, '--set', `kubevirtConfig.namespace=${releaseNs}`,
         '--set-json', `webhook.namespaceSelector=${JSON.stringify({ matchLabels: { 'kubernetes.io/metadata.name': ns } })}`,

@@ -6,7 +6,7 @@ import type { ReconcileResult } from '../../controller-runner.js';
 import { FailureReason } from '../../failure-reasons.js';
 import type { MigrationStatus } from '../../phases.js';
 import type { AgentCalls } from './agent-calls.js';
-import { afterArrivalUnconfirmed, arrivalWaitingSince } from './clocks.js';
+import { afterArrivalConfirmed, afterArrivalUnconfirmed, arrivalWaitingSince } from './clocks.js';
 import { withStatus, type StatusWriter } from './status-writer.js';
 
 /** Builds the final status once the target confirmed the guest runs there. */
@@ -34,7 +34,7 @@ export class Arrival {
     if (target) {
       try {
         if ((await target.confirmArrival(uid)).domainDetected) {
-          await onArrived(status);
+          await onArrived(afterArrivalConfirmed(status, this.writer.nowIso()));
           return;
         }
         detail = 'not detected';

@@ -1,6 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import type { MigrationStatus } from '../../phases.js';
-import { AGENT_RESPONSIVE_CONDITION, afterAgentCall, agentSilentSince, fresherTracker, progressTrackerFrom } from './clocks.js';
+import {
+  AGENT_RESPONSIVE_CONDITION,
+  ARRIVAL_CONDITION,
+  afterAgentCall,
+  afterArrivalConfirmed,
+  afterArrivalUnconfirmed,
+  agentSilentSince,
+  arrivalWaitingSince,
+  fresherTracker,
+  progressTrackerFrom,
+} from './clocks.js';
 import { statusAt } from './testing-fakes.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00Z');
@@ -39,6 +49,27 @@ describe('agent-silence clock', () => {
     const silent = afterAgentCall(status, false, undefined, iso(T0));
     expect(silent?.conditions?.map((c) => c.type)).toEqual(['Admitted', AGENT_RESPONSIVE_CONDITION]);
     expect(silent?.conditions?.[1]?.message).toBe('node agent: no answer');
+  });
+});
+
+describe('arrival', () => {
+  it('stamps targetNodeDomainReadyTimestamp at the first confirmation and keeps it after', () => {
+    const confirmed = afterArrivalConfirmed(running(), iso(T0 + 4000));
+    expect(confirmed.migrationState?.targetNodeDomainReadyTimestamp).toBe(iso(T0 + 4000));
+    expect(confirmed.migrationState?.startTimestamp).toBe(iso(T0));
+    expect(confirmed.conditions ?? []).toEqual([]);
+    const again = afterArrivalConfirmed(reread(confirmed), iso(T0 + 9000));
+    expect(again.migrationState?.targetNodeDomainReadyTimestamp).toBe(iso(T0 + 4000));
+  });
+
+  it('ends an arrival wait that ran: the condition turns True at the confirmation', () => {
+    const waiting = afterArrivalUnconfirmed(running(), iso(T0 + 1000), 'not detected') as MigrationStatus;
+    expect(arrivalWaitingSince(waiting)).toBe(T0 + 1000);
+    const confirmed = afterArrivalConfirmed(waiting, iso(T0 + 3000));
+    expect(arrivalWaitingSince(confirmed)).toBeUndefined();
+    expect(confirmed.conditions).toEqual([
+      { type: ARRIVAL_CONDITION, status: 'True', reason: 'Detected', message: 'the target runs the domain', lastTransitionTime: iso(T0 + 3000) },
+    ]);
   });
 });
 

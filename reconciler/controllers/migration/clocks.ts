@@ -64,6 +64,18 @@ export function afterArrivalUnconfirmed(status: MigrationStatus, nowIso: string,
 }
 
 /**
+ * The status once the target confirmed the guest runs there: KubeVirt's
+ * `targetNodeDomainReadyTimestamp` (the first confirmation only), and an arrival wait, if one ran,
+ * ended.
+ */
+export function afterArrivalConfirmed(status: MigrationStatus, nowIso: string): MigrationStatus {
+  const readyAt = status.migrationState?.targetNodeDomainReadyTimestamp ?? nowIso;
+  const next: MigrationStatus = { ...status, migrationState: { ...status.migrationState, targetNodeDomainReadyTimestamp: readyAt } };
+  if (arrivalWaitingSince(status) === undefined) return next;
+  return withCondition(next, { type: ARRIVAL_CONDITION, status: 'True', reason: 'Detected', message: 'the target runs the domain', lastTransitionTime: readyAt });
+}
+
+/**
  * The progress tracker a reconcile resumes from: the published mark, or the start of Running when
  * nothing was published yet. Never "now": a restart must not open a fresh window.
  */

@@ -54,9 +54,14 @@ describe('dispatch through MigrationController.reconcile', () => {
     ]);
     const status = world.vmim('mig')?.status;
     expect(status?.phase).toBe('Succeeded');
-    expect(status?.migrationState).toMatchObject({ sourceNode: 'node-a', targetNode: 'node-b', completed: true, failed: false, targetNodeDomainDetected: true });
+    expect(status?.migrationState).toMatchObject({
+      sourceNode: 'node-a', targetNode: 'node-b', completed: true, failed: false, targetNodeDomainDetected: true,
+      targetNodeDomainReadyTimestamp: world.clock.iso(),
+    });
     expect(status?.progress).toMatchObject({ percent: 100, dataRemainingBytes: 0 });
-    expect(world.vmi('vmi')?.status).toMatchObject({ nodeName: 'node-b', migrationState: { migrationUid: 'uid-mig', completed: true } });
+    expect(world.vmi('vmi')?.status).toMatchObject({
+      nodeName: 'node-b', migrationState: { migrationUid: 'uid-mig', completed: true, targetNodeDomainReadyTimestamp: world.clock.iso() },
+    });
     expect(world.agents.calls.find((c) => c.method === 'startMigration')?.arg).toMatchObject({
       migrationUid: 'uid-mig',
       destination: { nodeName: 'node-b', address: '10.0.0.2' },
