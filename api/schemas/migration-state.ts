@@ -42,6 +42,7 @@ export const migrationStateSchema: JsonSchema = {
       ...perMigrationConfigSchema,
       description: 'The resolved configuration the migration ran under.',
     },
+    migrationPolicyName: { type: 'string', description: 'The MigrationPolicy whose settings the migration runs under, if one applied.' },
   },
 };
 
@@ -62,6 +63,7 @@ export interface MigrationState {
   abortStatus?: AbortStatus;
   mode?: MigrationMode;
   migrationConfiguration?: Partial<MigrationConfiguration>;
+  migrationPolicyName?: string;
 }
 
 export const conditionSchema: JsonSchema = {
