@@ -4,6 +4,8 @@
 //   --tls-cert-file / WEBHOOK_TLS_CERT_FILE, --tls-key-file / WEBHOOK_TLS_KEY_FILE (required)
 //   --config-namespace / CONFIG_NAMESPACE (kubevirt), --config-name / CONFIG_NAME (kubevirt-config)
 //   --system-service-account / SYSTEM_SERVICE_ACCOUNT (the only user that may set spec.priority)
+//   --privileged-groups / PRIVILEGED_GROUPS (comma-separated, default system:masters: with the system's
+//     account, the only ones that may set spec.migrationConfiguration; others use MigrationPolicy)
 //   --log-level / LOG_LEVEL (info)
 // SIGTERM/SIGINT: readyz turns 503, no new connections, in-flight requests finish, then exit 0.
 import { parseArgs } from 'node:util';
@@ -11,6 +13,7 @@ import { pino } from 'pino';
 import { stopOnSignals } from './lifecycle.js';
 import { DEFAULT_CONFIG_LOCATION } from '../api/cluster-config.js';
 import { DEFAULT_SYSTEM_SERVICE_ACCOUNT, startWebhook } from '../webhook/app.js';
+import { DEFAULT_PRIVILEGED_GROUPS } from '../webhook/admission/privileged.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +25,7 @@ const { values } = parseArgs({
     'config-namespace': { type: 'string' },
     'config-name': { type: 'string' },
     'system-service-account': { type: 'string' },
+    'privileged-groups': { type: 'string' },
     'log-level': { type: 'string' },
     'stale-after-ms': { type: 'string' },
     'cache-max-silence-ms': { type: 'string' },
@@ -55,6 +59,10 @@ function optionalMs(name: string, value: string | undefined): number | undefined
 const staleAfterMs = optionalMs('stale-after-ms', values['stale-after-ms'] ?? env.STALE_AFTER_MS);
 const maxSilenceMs = optionalMs('cache-max-silence-ms', values['cache-max-silence-ms'] ?? env.CACHE_MAX_SILENCE_MS);
 
+// An empty list is allowed: then only the system's own account may set spec.migrationConfiguration.
+const groupsFlag = values['privileged-groups'] ?? env.PRIVILEGED_GROUPS;
+const privilegedGroups = groupsFlag === undefined ? DEFAULT_PRIVILEGED_GROUPS : groupsFlag.split(',').map((g) => g.trim()).filter((g) => g !== '');
+
 const webhook = await startWebhook({
   kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
   port,
@@ -66,6 +74,7 @@ const webhook = await startWebhook({
     name: values['config-name'] ?? env.CONFIG_NAME ?? DEFAULT_CONFIG_LOCATION.name,
   },
   systemServiceAccount: values['system-service-account'] ?? env.SYSTEM_SERVICE_ACCOUNT ?? DEFAULT_SYSTEM_SERVICE_ACCOUNT,
+  privilegedGroups,
   ...(staleAfterMs === undefined ? {} : { staleAfterMs }),
   ...(maxSilenceMs === undefined ? {} : { maxSilenceMs }),
   logger,
