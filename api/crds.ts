@@ -3,6 +3,7 @@
 import type { JsonSchema } from './schemas/json-schema.js';
 import { vmimSchema } from './schemas/vmim.js';
 import { vmiSchema } from './schemas/vmi.js';
+import { migrationPolicySchema, POLICY_GROUP, POLICY_PLURAL, POLICY_VERSION } from './schemas/migration-policy.js';
 
 export const GROUP = 'kubevirt.io';
 export const STORAGE_VERSION = 'v1';
@@ -27,7 +28,7 @@ export interface CustomResourceDefinition {
   metadata: { name: string; labels: Record<string, string> };
   spec: {
     group: string;
-    scope: 'Namespaced';
+    scope: 'Namespaced' | 'Cluster';
     names: { kind: string; listKind: string; plural: string; singular: string; shortNames: string[]; categories: string[] };
     versions: Array<{
       name: string;
@@ -121,4 +122,26 @@ export const vmiCrd = crd('VirtualMachineInstance', 'virtualmachineinstances', [
   { name: 'Paused', type: 'string', jsonPath: conditionStatus('Paused'), priority: 1 },
 ]);
 
-export const CRDS = [vmimCrd, vmiCrd];
+/** KubeVirt's MigrationPolicy: its own group and version, cluster-scoped, one served version. */
+export const migrationPolicyCrd: CustomResourceDefinition = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: `${POLICY_PLURAL}.${POLICY_GROUP}`, labels: { 'app.kubernetes.io/part-of': 'live-migration' } },
+  spec: {
+    group: POLICY_GROUP,
+    scope: 'Cluster',
+    names: { kind: 'MigrationPolicy', listKind: 'MigrationPolicyList', plural: POLICY_PLURAL, singular: 'migrationpolicy', shortNames: [], categories: ['kubevirt'] },
+    versions: [
+      {
+        name: POLICY_VERSION,
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        additionalPrinterColumns: [age],
+        schema: { openAPIV3Schema: toStructural(migrationPolicySchema) },
+      },
+    ],
+  },
+};
+
+export const CRDS = [vmimCrd, vmiCrd, migrationPolicyCrd];

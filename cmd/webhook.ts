@@ -5,6 +5,7 @@ import { parseFlags } from './flags.js';
 import { stopOnSignals } from './lifecycle.js';
 import { DEFAULT_CONFIG_LOCATION } from '../api/cluster-config.js';
 import { DEFAULT_SYSTEM_SERVICE_ACCOUNT, startWebhook } from '../webhook/app.js';
+import { DEFAULT_PRIVILEGED_GROUPS } from '../webhook/admission/privileged.js';
 
 const values = parseFlags({
   command: 'live-migration webhook',
@@ -23,6 +24,12 @@ const values = parseFlags({
       env: 'SYSTEM_SERVICE_ACCOUNT',
       default: DEFAULT_SYSTEM_SERVICE_ACCOUNT,
       help: 'the only user that may set spec.priority',
+    },
+    'privileged-groups': {
+      type: 'string',
+      value: 'GROUPS',
+      env: 'PRIVILEGED_GROUPS',
+      help: 'comma-separated groups that, with the system account, may set spec.migrationConfiguration (default system:masters); others use MigrationPolicy',
     },
     'log-level': { type: 'string', value: 'LEVEL', env: 'LOG_LEVEL', default: 'info', help: 'pino log level' },
     'stale-after-ms': { type: 'string', value: 'MS', env: 'STALE_AFTER_MS', help: 'informer silence before a relist' },
@@ -57,6 +64,10 @@ function optionalMs(name: string, value: string | undefined): number | undefined
 const staleAfterMs = optionalMs('stale-after-ms', values['stale-after-ms'] ?? env.STALE_AFTER_MS);
 const maxSilenceMs = optionalMs('cache-max-silence-ms', values['cache-max-silence-ms'] ?? env.CACHE_MAX_SILENCE_MS);
 
+// An empty list is allowed: then only the system's own account may set spec.migrationConfiguration.
+const groupsFlag = values['privileged-groups'] ?? env.PRIVILEGED_GROUPS;
+const privilegedGroups = groupsFlag === undefined ? DEFAULT_PRIVILEGED_GROUPS : groupsFlag.split(',').map((g) => g.trim()).filter((g) => g !== '');
+
 const webhook = await startWebhook({
   kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
   port,
@@ -68,6 +79,7 @@ const webhook = await startWebhook({
     name: values['config-name'] ?? env.CONFIG_NAME ?? DEFAULT_CONFIG_LOCATION.name,
   },
   systemServiceAccount: values['system-service-account'] ?? env.SYSTEM_SERVICE_ACCOUNT ?? DEFAULT_SYSTEM_SERVICE_ACCOUNT,
+  privilegedGroups,
   ...(staleAfterMs === undefined ? {} : { staleAfterMs }),
   ...(maxSilenceMs === undefined ? {} : { maxSilenceMs }),
   logger,

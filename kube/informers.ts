@@ -1,6 +1,7 @@
 // Defensive informers for the kinds the controllers read, so each controller says what it
 // watches in one line.
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1ConfigMap, type V1Lease, type V1Node, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1ConfigMap, type V1Lease, type V1Namespace, type V1Node, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { POLICY_GROUP, POLICY_PLURAL, POLICY_VERSION, type MigrationPolicy } from '../api/schemas/migration-policy.js';
 import type { ClusterConfigLocation } from '../api/cluster-config.js';
 import { GROUP, STORAGE_VERSION } from '../api/crds.js';
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
@@ -44,6 +45,31 @@ export function migrationInformer(context: InformerContext, extra: Extra<Virtual
 
 export function vmiInformer(context: InformerContext, extra: Extra<VirtualMachineInstance> = {}) {
   return customInformer<VirtualMachineInstance>(context, VMI_PLURAL, extra);
+}
+
+/** Every MigrationPolicy (cluster-scoped, migrations.kubevirt.io). */
+export function migrationPolicyInformer(context: InformerContext, extra: Extra<MigrationPolicy> = {}) {
+  const api = context.kubeConfig.makeApiClient(CustomObjectsApi);
+  const common = { group: POLICY_GROUP, version: POLICY_VERSION, plural: POLICY_PLURAL, limit: PAGE };
+  return new DefensiveInformer<MigrationPolicy>({
+    ...context,
+    ...extra,
+    name: POLICY_PLURAL,
+    path: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/${POLICY_PLURAL}`,
+    list: () => listAllPages((continueToken) => api.listClusterCustomObject({ ...common, _continue: continueToken })) as Promise<ObjectList<MigrationPolicy>>,
+  });
+}
+
+/** Namespaces, for their labels (a MigrationPolicy's namespaceSelector). */
+export function namespaceInformer(context: InformerContext, extra: Extra<V1Namespace & ObjectWithMeta> = {}) {
+  const core = context.kubeConfig.makeApiClient(CoreV1Api);
+  return new DefensiveInformer<V1Namespace & ObjectWithMeta>({
+    ...context,
+    ...extra,
+    name: 'namespaces',
+    path: '/api/v1/namespaces',
+    list: () => listAllPages((continueToken) => core.listNamespace({ limit: PAGE, _continue: continueToken }) as Promise<ObjectList<V1Namespace & ObjectWithMeta>>),
+  });
 }
 
 export function nodeInformer(context: InformerContext, extra: Extra<V1Node & ObjectWithMeta> = {}) {

@@ -5,7 +5,8 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ClusterConfigLocation } from '../api/cluster-config.js';
-import { configMapInformer, leaseInformer, migrationInformer, nodeInformer, pvcInformer, vmiInformer } from '../kube/informers.js';
+import { configMapInformer, leaseInformer, migrationInformer, migrationPolicyInformer, namespaceInformer, nodeInformer, pvcInformer, vmiInformer } from '../kube/informers.js';
+import { matchPolicy } from '../api/migration-policy.js';
 import { KubevirtClient } from '../kube/kubevirt-client.js';
 import { ConfigTracker } from '../api/config-in-force.js';
 import { effectiveMigrationConfiguration } from '../api/migration-configuration.js';
@@ -67,6 +68,9 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
   const pvcs = pvcInformer(context, { onEvent: (event, pvc) => migratability.onPvcEvent(event, pvc) });
   const leases = leaseInformer(clusterScoped, options.namespace, { onEvent: () => migrations.onClusterEvent() });
   const configMaps = configMapInformer(clusterScoped, options.configLocation, { onEvent: () => migrations.onClusterEvent() });
+  // Read when a migration the webhook did not stamp starts: no event of theirs needs a reconcile.
+  const migrationPolicies = migrationPolicyInformer(clusterScoped);
+  const namespaces = namespaceInformer(clusterScoped);
   const tracker = new ConfigTracker(options.configLocation);
 
   const metrics = createReconcilerMetrics(() => vmims.list());
@@ -96,6 +100,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
       throw new Error(`kubevirt-config is invalid and no valid version was seen: ${inForce.problem ?? 'unknown'}`);
     },
     effectiveConfiguration: effectiveMigrationConfiguration,
+    policyFor: (vmi) => matchPolicy(migrationPolicies.list(), vmi.metadata.labels, namespaces.get(vmi.metadata.namespace ?? '')?.metadata?.labels),
     queue: migrationQueue,
     isLeader: () => leading,
     log: logger.child({ controller: 'migration' }),
@@ -120,7 +125,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     retryPeriodMs: options.retryPeriodMs,
     log: logger.child({ part: 'leader-election' }),
   });
-  const informers: Array<{ start(): Promise<void>; stop(): Promise<void>; hasSynced(): boolean }> = [vmims, vmis, nodes, pvcs, leases, configMaps];
+  const informers: Array<{ start(): Promise<void>; stop(): Promise<void>; hasSynced(): boolean }> = [vmims, vmis, nodes, pvcs, leases, configMaps, migrationPolicies, namespaces];
   const health = await listenHealth(options, metrics.registry, () => informers.every((i) => i.hasSynced()));
   await Promise.all(informers.map((i) => i.start()));
   logger.info({ identity }, 'caches synced');

@@ -49,6 +49,7 @@ export type PhaseChange =
       migrationUid: string;
       sourceNode: string;
       migrationConfiguration: Partial<MigrationConfiguration>;
+      migrationPolicyName?: string;
     }
   | { phase: 'Scheduling' }
   | { phase: 'Scheduled'; targetNode: string }
@@ -74,6 +75,7 @@ function stateFor(change: PhaseChange, now: string): MigrationState {
         migrationUid: change.migrationUid,
         sourceNode: change.sourceNode,
         migrationConfiguration: change.migrationConfiguration,
+        ...(change.migrationPolicyName ? { migrationPolicyName: change.migrationPolicyName } : {}),
         completed: false,
         failed: false,
       };

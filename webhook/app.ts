@@ -20,6 +20,8 @@ export interface WebhookOptions {
   keyFile: string;
   configLocation?: ClusterConfigLocation;
   systemServiceAccount?: string;
+  /** Groups whose members may set spec.migrationConfiguration; default system:masters. */
+  privilegedGroups?: readonly string[];
   logger: Logger;
   /** How often the certificate files are checked for changes. */
   certPollMs?: number;
@@ -68,6 +70,7 @@ export async function startWebhook(options: WebhookOptions): Promise<RunningWebh
     port: options.port,
     host: options.host,
     systemServiceAccount: options.systemServiceAccount ?? DEFAULT_SYSTEM_SERVICE_ACCOUNT,
+    ...(options.privilegedGroups ? { privilegedGroups: options.privilegedGroups } : {}),
   });
   const synced = cache.start().then(() => logger.info({}, 'caches synced; ready'));
   logger.info({ port: server.port, config: options.configLocation ?? DEFAULT_CONFIG_LOCATION }, 'webhook listening');

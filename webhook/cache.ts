@@ -2,10 +2,11 @@
 // path makes no API calls. One exception: a VMI created a moment ago may not have reached the
 // cache yet, so a miss is fetched once from the API server (never cached as absent: the user's
 // retry must see the VMI as soon as it exists).
-import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1ConfigMap, type V1Namespace } from '@kubernetes/client-node';
 import type { ClusterConfigLocation } from '../api/cluster-config.js';
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
+import { POLICY_GROUP, POLICY_PLURAL, POLICY_VERSION, type MigrationPolicy } from '../api/schemas/migration-policy.js';
 import { DefensiveInformer, listAllPages, type InformerLogger, type ObjectList } from '../kube/informer.js';
 import { ConfigTracker, type ConfigInForce } from '../api/config-in-force.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -16,6 +17,10 @@ export interface AdmissionCache {
   /** The VMI from the cache, or fetched once from the API server on a miss; undefined if it does not exist. */
   getVmi(namespace: string, name: string): Promise<VirtualMachineInstance | undefined>;
   migrationsOfVmi(namespace: string, vmiName: string): readonly VirtualMachineInstanceMigration[];
+  /** Every MigrationPolicy (cluster-scoped). */
+  policies(): readonly MigrationPolicy[];
+  /** The labels of a namespace, for the policies' namespaceSelector; undefined when it is not known. */
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined;
   /** Whether decisions may rely on the caches now (synced, and not silent past the bound). */
   trust(): CacheTrust;
 }
@@ -40,6 +45,8 @@ export class InformerAdmissionCache implements AdmissionCache {
   private readonly vmis: DefensiveInformer<VirtualMachineInstance>;
   private readonly vmims: DefensiveInformer<VirtualMachineInstanceMigration>;
   private readonly configMaps: DefensiveInformer<V1ConfigMap>;
+  private readonly migrationPolicies: DefensiveInformer<MigrationPolicy>;
+  private readonly namespaces: DefensiveInformer<V1Namespace & { metadata?: { name?: string } }>;
   private readonly tracker: ConfigTracker;
   private readonly customObjects: CustomObjectsApi;
   private readonly inFlightFetches = new Map<string, Promise<VirtualMachineInstance | undefined>>();
@@ -62,6 +69,25 @@ export class InformerAdmissionCache implements AdmissionCache {
     });
     this.vmis = new DefensiveInformer(custom<VirtualMachineInstance>('virtualmachineinstances'));
     this.vmims = new DefensiveInformer(custom<VirtualMachineInstanceMigration>('virtualmachineinstancemigrations'));
+    this.migrationPolicies = new DefensiveInformer<MigrationPolicy>({
+      kubeConfig,
+      logger,
+      staleAfterMs,
+      name: POLICY_PLURAL,
+      path: `/apis/${POLICY_GROUP}/${POLICY_VERSION}/${POLICY_PLURAL}`,
+      list: () =>
+        listAllPages((continueToken) =>
+          this.customObjects.listClusterCustomObject({ group: POLICY_GROUP, version: POLICY_VERSION, plural: POLICY_PLURAL, limit: 500, _continue: continueToken }),
+        ) as Promise<ObjectList<MigrationPolicy>>,
+    });
+    this.namespaces = new DefensiveInformer({
+      kubeConfig,
+      logger,
+      staleAfterMs,
+      name: 'namespaces',
+      path: '/api/v1/namespaces',
+      list: () => listAllPages((continueToken) => core.listNamespace({ limit: 500, _continue: continueToken })) as Promise<ObjectList<V1Namespace & { metadata?: { name?: string } }>>,
+    });
     const fieldSelector = `metadata.name=${configLocation.name}`;
     this.configMaps = new DefensiveInformer<V1ConfigMap>({
       kubeConfig,
@@ -74,21 +100,26 @@ export class InformerAdmissionCache implements AdmissionCache {
     });
   }
 
-  /** Resolves once all three caches hold a full list. */
+  // A policy or namespace cache that is behind could stamp the wrong settings: trusted like the rest.
+  private informers() {
+    return [this.vmis, this.vmims, this.configMaps, this.migrationPolicies, this.namespaces] as const;
+  }
+
+  /** Resolves once every cache holds a full list. */
   async start(): Promise<void> {
-    await Promise.all([this.vmis.start(), this.vmims.start(), this.configMaps.start()]);
+    await Promise.all(this.informers().map((informer) => informer.start()));
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.vmis.stop(), this.vmims.stop(), this.configMaps.stop()]);
+    await Promise.all(this.informers().map((informer) => informer.stop()));
   }
 
   hasSynced(): boolean {
-    return this.vmis.hasSynced() && this.vmims.hasSynced() && this.configMaps.hasSynced();
+    return this.informers().every((informer) => informer.hasSynced());
   }
 
   trust(now = Date.now()): CacheTrust {
-    const caches = [this.vmis, this.vmims, this.configMaps].map((informer) => informer.health());
+    const caches = this.informers().map((informer) => informer.health());
     return judgeCacheTrust(caches, now, this.options.maxSilenceMs);
   }
 
@@ -100,6 +131,14 @@ export class InformerAdmissionCache implements AdmissionCache {
 
   migrationsOfVmi(namespace: string, vmiName: string): readonly VirtualMachineInstanceMigration[] {
     return this.vmims.list(namespace).filter((m) => m.spec?.vmiName === vmiName);
+  }
+
+  policies(): readonly MigrationPolicy[] {
+    return this.migrationPolicies.list();
+  }
+
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined {
+    return this.namespaces.get(namespace)?.metadata?.labels;
   }
 
   async getVmi(namespace: string, name: string): Promise<VirtualMachineInstance | undefined> {

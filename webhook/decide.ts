@@ -3,7 +3,9 @@
 // the caches cannot be trusted (cache-trust.ts).
 import type { AdmissionCache } from './cache.js';
 import { untrustedCacheMessage } from './cache-trust.js';
-import { mutateMigrationCreate } from './admission/mutate-migration.js';
+import { matchPolicy } from '../api/migration-policy.js';
+import { mutateMigrationCreate, mutateMigrationUpdate } from './admission/mutate-migration.js';
+import { DEFAULT_PRIVILEGED_GROUPS, isPrivileged } from './admission/privileged.js';
 import { validateClusterConfig } from './admission/validate-cluster-config.js';
 import { validateMigrationCreate, vmiNameOf } from './admission/validate-migration.js';
 import { validateMigrationUpdate } from './admission/validate-migration-update.js';
@@ -22,6 +24,8 @@ export interface DecideOptions {
   cache: AdmissionCache;
   /** Username of the system's own service account, the only one that may set spec.priority. */
   systemServiceAccount: string;
+  /** Groups whose members may set spec.migrationConfiguration, beside the system's account; default system:masters. */
+  privilegedGroups?: readonly string[];
 }
 
 /** The decision on one admission request: routing by path, kind and operation to a pure decision. */
@@ -38,9 +42,25 @@ export async function decide(path: WebhookPath, request: AdmissionRequest, optio
     }
   }
   switch (path) {
-    case WEBHOOK_PATHS.mutateMigration:
-      if (!isMigrationCreate) return allow('NotApplicable');
-      return mutateMigrationCreate(namespace, request.object, cache.configInForce().config);
+    case WEBHOOK_PATHS.mutateMigration: {
+      if (request.kind.kind !== MIGRATION_KIND) return allow('NotApplicable');
+      if (request.operation === 'UPDATE') return mutateMigrationUpdate(request.object, request.oldObject);
+      if (request.operation !== 'CREATE') return allow('NotApplicable');
+      const cluster = cache.configInForce().config;
+      const vmiName = vmiNameOf(request.object);
+      // The VMI's labels pick the policy; looked up only when the gate is on, as in validation.
+      const vmi = vmiName && cluster?.liveMigrationEnabled ? await cache.getVmi(namespace, vmiName) : undefined;
+      return mutateMigrationCreate({
+        namespace,
+        object: request.object,
+        cluster,
+        privileged: isPrivileged(request.userInfo, {
+          systemServiceAccount: options.systemServiceAccount,
+          privilegedGroups: options.privilegedGroups ?? DEFAULT_PRIVILEGED_GROUPS,
+        }),
+        policy: vmi ? matchPolicy(cache.policies(), vmi.metadata.labels, cache.namespaceLabels(namespace)) : undefined,
+      });
+    }
     case WEBHOOK_PATHS.validateMigration: {
       if (request.kind.kind !== MIGRATION_KIND) return allow('NotApplicable');
       if (request.operation === 'UPDATE') return validateMigrationUpdate(namespace, request.object, request.oldObject);

@@ -3,6 +3,7 @@
 import { DEFAULT_CONFIG_LOCATION, type ClusterConfigLocation } from '../api/cluster-config.js';
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
+import type { MigrationPolicy } from '../api/schemas/migration-policy.js';
 import { ConfigTracker, type ConfigInForce } from '../api/config-in-force.js';
 import type { AdmissionCache } from './cache.js';
 import { TRUSTED, type CacheTrust } from './cache-trust.js';
@@ -10,6 +11,8 @@ import { TRUSTED, type CacheTrust } from './cache-trust.js';
 export class MemoryAdmissionCache implements AdmissionCache {
   readonly vmis = new Map<string, VirtualMachineInstance>();
   readonly vmims = new Map<string, VirtualMachineInstanceMigration>();
+  readonly migrationPolicies: MigrationPolicy[] = [];
+  readonly namespaces = new Map<string, Record<string, string>>();
   private readonly tracker: ConfigTracker;
   private configMap: { metadata?: { resourceVersion?: string }; data?: Record<string, string> } | undefined;
   private version = 0;
@@ -44,6 +47,14 @@ export class MemoryAdmissionCache implements AdmissionCache {
 
   migrationsOfVmi(namespace: string, vmiName: string): readonly VirtualMachineInstanceMigration[] {
     return [...this.vmims.values()].filter((m) => m.metadata.namespace === namespace && m.spec?.vmiName === vmiName);
+  }
+
+  policies(): readonly MigrationPolicy[] {
+    return this.migrationPolicies;
+  }
+
+  namespaceLabels(namespace: string): Readonly<Record<string, string>> | undefined {
+    return this.namespaces.get(namespace);
   }
 
   hasSynced(): boolean {

@@ -2,7 +2,13 @@
 // (the local system, tests); the Helm chart renders the same in templates/_helpers.tpl.
 
 /**
- * A matchCondition that keeps the reconciler's own VMIM updates (removing its finalizer, labels)
+ * Operations on VMIMs each webhook sees. The mutating one sees UPDATE too, to put back
+ * spec.migrationConfiguration a client that does not know it dropped (Get → Update round trip).
+ */
+export const VMIM_OPERATIONS = { mutate: ['CREATE', 'UPDATE'], validate: ['CREATE', 'UPDATE'] } as const;
+
+/**
+ * A matchCondition (on both VMIM webhooks) that keeps the reconciler's own VMIM updates (removing its finalizer, labels)
  * away from the webhook, so they never depend on it being up: with failurePolicy Fail an
  * unreachable webhook would otherwise hold every finalizer hostage. Its status writes go to the
  * status subresource, which the rules do not intercept at all.

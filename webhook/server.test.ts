@@ -66,7 +66,7 @@ describe('webhook HTTP server', () => {
     const response = (res.json as { response: { patchType: string; patch: string } }).response;
     expect(response.patchType).toBe('JSONPatch');
     const patch = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Array<{ path: string }>;
-    expect(patch.map((op) => op.path)).toEqual(['/metadata/labels', '/metadata/finalizers', '/spec/migrationConfiguration']);
+    expect(patch.map((op) => op.path)).toEqual(['/metadata/labels', '/metadata/finalizers', '/metadata/annotations', '/spec/migrationConfiguration']);
   });
 
   it('refuses with a status message naming the VMI', async () => {

@@ -36,6 +36,8 @@ export interface WebhookAppOptions {
   metrics: WebhookMetrics;
   /** Username of the system's own service account, the only one that may set spec.priority. */
   systemServiceAccount: string;
+  /** Groups whose members may set spec.migrationConfiguration (privileged.ts); default system:masters. */
+  privilegedGroups?: readonly string[];
   maxBodyBytes?: number;
 }
 
@@ -68,7 +70,10 @@ export function parseAdmissionReview(body: unknown): { apiVersion: AdmissionApiV
     apiVersion,
     request: {
       ...(request as unknown as AdmissionRequest),
-      userInfo: { username: typeof userInfo.username === 'string' ? userInfo.username : undefined },
+      userInfo: {
+        username: typeof userInfo.username === 'string' ? userInfo.username : undefined,
+        groups: Array.isArray(userInfo.groups) ? userInfo.groups.filter((g): g is string => typeof g === 'string') : undefined,
+      },
     },
   };
 }

@@ -43,6 +43,7 @@ export const migrationStateSchema: JsonSchema = {
       ...perMigrationConfigSchema,
       description: 'The resolved configuration the migration ran under.',
     },
+    migrationPolicyName: { type: 'string', description: 'The MigrationPolicy whose settings the migration runs under, if one applied.' },
   },
 };
 
@@ -64,6 +65,7 @@ export interface MigrationState {
   abortStatus?: AbortStatus;
   mode?: MigrationMode;
   migrationConfiguration?: Partial<MigrationConfiguration>;
+  migrationPolicyName?: string;
 }
 
 export const conditionSchema: JsonSchema = {

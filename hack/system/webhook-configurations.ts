@@ -1,7 +1,7 @@
 // The webhook configurations of a local system: the webhook process registered by URL and
 // caBundle, with failurePolicy Fail; the same webhooks as the chart's (templates/_helpers.tpl).
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { reconcilerUpdatesExempt } from '../../webhook/registration.js';
+import { reconcilerUpdatesExempt, VMIM_OPERATIONS } from '../../webhook/registration.js';
 import type { LocalSystemOptions } from './local-system.js';
 
 export function webhookConfigurations(options: Pick<LocalSystemOptions, 'webhook' | 'namespace' | 'configLocation'>, port: number, caBundle: string, reconcilerUsername: string): KubernetesObject[] {
@@ -11,7 +11,7 @@ export function webhookConfigurations(options: Pick<LocalSystemOptions, 'webhook
     matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', options.namespace] }],
   };
   const common = { admissionReviewVersions: ['v1'], sideEffects: 'None', timeoutSeconds: 5, namespaceSelector };
-  const vmimRule = (operations: string[]) => ({
+  const vmimRule = (operations: readonly string[]) => ({
     apiGroups: ['kubevirt.io'],
     apiVersions: ['v1', 'v1alpha3'],
     resources: ['virtualmachineinstancemigrations'],
@@ -23,7 +23,16 @@ export function webhookConfigurations(options: Pick<LocalSystemOptions, 'webhook
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
       metadata: { name: `live-migration-${suffix}` },
-      webhooks: [{ ...common, failurePolicy: 'Fail', name: `mutate.vmim.${suffix}.live-migration.io`, clientConfig: { url: url('/mutate-migration'), caBundle }, rules: [vmimRule(['CREATE'])] }],
+      webhooks: [
+        {
+          ...common,
+          failurePolicy: 'Fail',
+          name: `mutate.vmim.${suffix}.live-migration.io`,
+          clientConfig: { url: url('/mutate-migration'), caBundle },
+          rules: [vmimRule(VMIM_OPERATIONS.mutate)],
+          matchConditions: [reconcilerUpdatesExempt(reconcilerUsername)],
+        },
+      ],
     } as KubernetesObject,
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
@@ -35,7 +44,7 @@ export function webhookConfigurations(options: Pick<LocalSystemOptions, 'webhook
           failurePolicy: 'Fail',
           name: `validate.vmim.${suffix}.live-migration.io`,
           clientConfig: { url: url('/validate-migration'), caBundle },
-          rules: [vmimRule(['CREATE', 'UPDATE'])],
+          rules: [vmimRule(VMIM_OPERATIONS.validate)],
           matchConditions: [reconcilerUpdatesExempt(reconcilerUsername)],
         },
         {

@@ -131,7 +131,7 @@ describe('a webhook whose caches cannot sync', () => {
     expect(result.stderr).toContain('Error from server (ServiceUnavailable)');
     expect(result.stderr).toContain(
       `denied the request: Cannot migrate VMI ${ns}/vm-1: ${NOT_SYNCED} (not synced yet: virtualmachineinstances, virtualmachineinstancemigrations, ` +
-        `configmap ${ns}/${CONFIG}), so it cannot tell whether a migration of this VMI is already in flight. Retry shortly.`,
+        `configmap ${ns}/${CONFIG}, migrationpolicies, namespaces), so it cannot tell whether a migration of this VMI is already in flight. Retry shortly.`,
     );
     expect(kubectl(['get', 'vmim', '-n', ns, '-o', 'name']).stdout).toBe('');
   });

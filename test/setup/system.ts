@@ -96,6 +96,7 @@ export interface VmiSpec {
   node: string;
   memory?: string;
   annotations?: Record<string, string>;
+  labels?: Record<string, string>;
   volumes?: Array<Record<string, unknown>>;
   nodeSelector?: Record<string, string>;
   /** Status extras (conditions); by default the VMI is Running and LiveMigratable. */
@@ -112,7 +113,7 @@ export async function createRunningVmi(system: TestSystem, name: string, spec: V
     body: {
       apiVersion: 'kubevirt.io/v1',
       kind: 'VirtualMachineInstance',
-      metadata: { name, annotations: spec.annotations },
+      metadata: { name, annotations: spec.annotations, labels: spec.labels },
       spec: {
         domain: { resources: { requests: { memory: spec.memory ?? '64Mi' } }, devices: {} },
         volumes: spec.volumes ?? [],

@@ -67,6 +67,7 @@ export const DECISION_REASONS = [
   'ConfigInvalid',
   'SchemaInvalid',
   'PriorityForbidden',
+  'MigrationConfigurationForbidden',
   'NodeSelectorInvalid',
   'VMINotFound',
   'VMIFinal',

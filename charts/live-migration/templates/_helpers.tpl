@@ -136,8 +136,12 @@ webhooks:
       {{- toYaml $namespaceSelector | nindent 6 }}
     clientConfig:
       {{- toYaml (merge (dict "service" (merge (dict "path" "/mutate-migration") $clientConfig.service)) (ternary (dict "caBundle" .caBundle) dict (ne .caBundle ""))) | nindent 6 }}
+    {{- /* UPDATE: puts back spec.migrationConfiguration a client that does not know it dropped. The reconciler's own updates are left out, as below. */}}
+    matchConditions:
+      - name: not-reconciler-updates
+        expression: {{ printf "!(request.operation == 'UPDATE' && request.userInfo.username == 'system:serviceaccount:%s:%s-reconciler')" $root.Release.Namespace $fullname | quote }}
     rules:
-      - {{- toYaml (merge (dict "operations" (list "CREATE")) $vmimRule) | nindent 8 }}
+      - {{- toYaml (merge (dict "operations" (list "CREATE" "UPDATE")) $vmimRule) | nindent 8 }}
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration

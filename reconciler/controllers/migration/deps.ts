@@ -3,6 +3,7 @@
 import type { V1Node } from '@kubernetes/client-node';
 import type { ClusterConfig } from '../../../api/cluster-config.js';
 import type { MigrationConfiguration } from '../../../api/schemas/migration-config.js';
+import type { MigrationPolicy } from '../../../api/schemas/migration-policy.js';
 import type { VirtualMachineInstance } from '../../../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../../../api/schemas/vmim.js';
 import type { DefensiveInformer, ObjectWithMeta } from '../../../kube/informer.js';
@@ -34,6 +35,8 @@ export interface MigrationControllerDeps {
   config: () => ClusterConfig;
   /** Resolves a migration's settings: the stamped spec.migrationConfiguration over the cluster's. */
   effectiveConfiguration: (cluster: ClusterConfig, stamped: Partial<MigrationConfiguration> | undefined) => MigrationConfiguration;
+  /** The MigrationPolicy that applies to a VMI now (its labels, its namespace's); for migrations the webhook did not stamp. */
+  policyFor?: (vmi: VirtualMachineInstance) => MigrationPolicy | undefined;
   queue: KeyQueue;
   /** Whether this replica may act (leader); writes stop the moment it is not. */
   isLeader: () => boolean;

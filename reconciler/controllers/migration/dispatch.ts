@@ -4,6 +4,7 @@
 import type { MigrationConfiguration } from '../../../api/schemas/migration-config.js';
 import type { VirtualMachineInstanceMigration } from '../../../api/schemas/vmim.js';
 import { parseQuantity } from '../../../api/quantity.js';
+import { resolveForMigration } from '../../../api/migration-configuration.js';
 import type { ReconcileResult } from '../../controller-runner.js';
 import { FailureReason } from '../../failure-reasons.js';
 import { migrationKey } from '../../limits/slots.js';
@@ -76,8 +77,15 @@ export class Dispatch {
     const vmi = this.writer.vmiOf(vmim);
     // A VMI created just before its migration may not be in our cache yet: ask before failing.
     if (!vmi && (await this.deps.client.exists('virtualmachineinstances', vmim.metadata.namespace ?? '', vmim.spec.vmiName))) return { requeueAfterMs: 100 };
-    const configuration = this.deps.effectiveConfiguration(this.deps.config(), vmim.spec.migrationConfiguration);
-    const pending: PhaseChange = { phase: 'Pending', migrationUid: vmim.metadata.uid ?? '', sourceNode: vmi?.status?.nodeName ?? '', migrationConfiguration: configuration };
+    // Stamped by the webhook: as stamped. Otherwise the policy that applies now (resolveForMigration).
+    const { configuration, policyName } = resolveForMigration(this.deps.config(), vmim, () => (vmi ? this.deps.policyFor?.(vmi) : undefined));
+    const pending: PhaseChange = {
+      phase: 'Pending',
+      migrationUid: vmim.metadata.uid ?? '',
+      sourceNode: vmi?.status?.nodeName ?? '',
+      migrationConfiguration: configuration,
+      ...(policyName ? { migrationPolicyName: policyName } : {}),
+    };
     const blocker = this.blocker(vmim);
     await this.writer.transition(vmim, blocker ? [pending, { phase: 'Failed', reason: blocker.reason, message: blocker.message }] : [pending, { phase: 'Scheduling' }]);
   }

@@ -5,6 +5,8 @@ import { ApiException, type V1Node } from '@kubernetes/client-node';
 import { AgentCallError, type NodeAgentApi } from '../../../agent/contract.js';
 import { defaultClusterConfig, type ClusterConfig, type ClusterMigrations } from '../../../api/cluster-config.js';
 import { effectiveMigrationConfiguration } from '../../../api/migration-configuration.js';
+import { matchPolicy } from '../../../api/migration-policy.js';
+import type { MigrationPolicy } from '../../../api/schemas/migration-policy.js';
 import { MIGRATION_FINALIZER } from '../../../api/names.js';
 import type { ObjectMeta } from '../../../api/schemas/object-meta.js';
 import type { VirtualMachineInstance } from '../../../api/schemas/vmi.js';
@@ -245,6 +247,8 @@ export class World {
   readonly warnings: string[] = [];
   config: ClusterConfig;
   leader = true;
+  /** MigrationPolicies in the cluster; namespace labels are not modelled (policies here select VMI labels). */
+  readonly policies: MigrationPolicy[] = [];
 
   constructor(migrations: Partial<ClusterMigrations> = {}, nodes = ['node-a', 'node-b']) {
     const base = defaultClusterConfig();
@@ -259,6 +263,7 @@ export class World {
       agents: this.agents,
       config: () => this.config,
       effectiveConfiguration: effectiveMigrationConfiguration,
+      policyFor: (vmi) => matchPolicy(this.policies, vmi.metadata.labels, {}),
       queue: { add: (key) => this.queued.push({ key }), addAfter: (key, afterMs) => this.queued.push({ key, afterMs }) },
       isLeader: () => this.leader,
       log: { info: () => {}, warn: (o, m) => this.warnings.push(`${m} ${JSON.stringify(o)}`) },
