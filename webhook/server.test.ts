@@ -85,7 +85,7 @@ describe('webhook HTTP server', () => {
           code: 422,
           reason: 'Invalid',
           message: expect.stringMatching(/^vmiName is missing/),
-          details: { causes: [{ type: 'FieldValueRequired', message: 'vmiName is missing', field: 'spec.vmiName' }] },
+          details: { causes: [{ reason: 'FieldValueRequired', message: 'vmiName is missing', field: 'spec.vmiName' }] },
         },
       },
     });

@@ -39,10 +39,14 @@ export interface AdmissionRequest {
   dryRun?: boolean;
 }
 
-/** metav1.StatusCause: one reason a request is invalid, with the field it concerns when known. */
+/**
+ * metav1.StatusCause: one reason a request is invalid, with the field it concerns when known.
+ * kubectl shows a 422 as "The request is invalid: <field>: <message>", one line per cause, and not
+ * the status message: a cause's message must stand on its own.
+ */
 export interface StatusCause {
-  /** metav1.CauseType, e.g. FieldValueRequired, FieldValueInvalid, FieldValueForbidden, FieldValueNotSupported. */
-  type: string;
+  /** metav1.CauseType (JSON `reason`), e.g. FieldValueRequired, FieldValueInvalid, FieldValueForbidden, FieldValueNotSupported. */
+  reason: string;
   message: string;
   field?: string;
 }

@@ -25,7 +25,13 @@ describe('validateMigrationUpdate', () => {
       reason: 'SpecImmutable',
       code: 422,
       message: "update of Migration object's spec is restricted: migration ns/mig1 of VMI ns/vm1 runs as it was requested; delete it and create a new one",
-      causes: [{ type: 'FieldValueNotSupported', message: "update of Migration object's spec is restricted" }],
+      causes: [
+        {
+          reason: 'FieldValueNotSupported',
+          message: "update of Migration object's spec is restricted: migration ns/mig1 of VMI ns/vm1 runs as it was requested; delete it and create a new one",
+          field: 'spec',
+        },
+      ],
     });
   });
 

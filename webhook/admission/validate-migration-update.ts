@@ -25,23 +25,19 @@ export function validateMigrationUpdate(namespace: string, object: unknown, oldO
   const name = isPlainObject(oldObject) && isPlainObject(oldObject.metadata) ? String(oldObject.metadata.name ?? '') : '';
   const oldSpec = isPlainObject(oldObject) ? oldObject.spec : undefined;
   const newSpec = isPlainObject(object) ? object.spec : undefined;
+  // KubeVirt's causes carry no field (kubectl then prints "The request is invalid: : <message>");
+  // ours name the field, and carry the whole message: the one line kubectl shows.
   if (!jsonEqual(oldSpec, newSpec)) {
-    return invalid(
-      'SpecImmutable',
-      `${SPEC_RESTRICTED}: migration ${namespace}/${name} of VMI ${vmi} runs as it was requested; delete it and create a new one`,
-      [{ type: 'FieldValueNotSupported', message: SPEC_RESTRICTED }],
-    );
+    const message = `${SPEC_RESTRICTED}: migration ${namespace}/${name} of VMI ${vmi} runs as it was requested; delete it and create a new one`;
+    return invalid('SpecImmutable', message, [{ reason: 'FieldValueNotSupported', message, field: 'spec' }]);
   }
   const inFlight = !isFinalMigration(oldObject as VirtualMachineInstanceMigration);
   const before = labelsOf(oldObject)[VMI_NAME_LABEL];
   const after = labelsOf(object)[VMI_NAME_LABEL];
   if (inFlight && before !== undefined && before !== after) {
     const text = after === undefined ? LABEL_REMOVED : LABEL_MODIFIED;
-    return invalid(
-      'VMINameLabelImmutable',
-      `${text}: label ${VMI_NAME_LABEL}=${String(before)} of migration ${namespace}/${name} (VMI ${vmi}) stays until the migration has ended`,
-      [{ type: 'FieldValueNotSupported', message: text, field: `metadata.labels[${VMI_NAME_LABEL}]` }],
-    );
+    const message = `${text}: label ${VMI_NAME_LABEL}=${String(before)} of migration ${namespace}/${name} (VMI ${vmi}) stays until the migration has ended`;
+    return invalid('VMINameLabelImmutable', message, [{ reason: 'FieldValueNotSupported', message, field: `metadata.labels[${VMI_NAME_LABEL}]` }]);
   }
   return allow();
 }

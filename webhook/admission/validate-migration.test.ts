@@ -68,7 +68,7 @@ describe('validateMigrationCreate', () => {
   });
 
   it("refuses an object without spec.vmiName with KubeVirt's 422 cause on spec.vmiName", () => {
-    const cause = { type: 'FieldValueRequired', message: 'vmiName is missing', field: 'spec.vmiName' };
+    const cause = { reason: 'FieldValueRequired', message: 'vmiName is missing', field: 'spec.vmiName' };
     for (const spec of [{}, { vmiName: '' }]) {
       expect(decide({ object: vmim(spec) })).toEqual({
         allowed: false,
@@ -88,7 +88,7 @@ describe('validateMigrationCreate', () => {
     expect(message(decision)).toBe(
       'Cannot migrate VMI ns/vm1: the migration is invalid: spec.migrationConfiguration.progressTimeout: must be at least 1 (got 0)',
     );
-    expect(decision).toMatchObject({ code: 422, causes: [{ type: 'FieldValueInvalid', field: 'spec.migrationConfiguration.progressTimeout' }] });
+    expect(decision).toMatchObject({ code: 422, causes: [{ reason: 'FieldValueInvalid', field: 'spec.migrationConfiguration.progressTimeout', message: 'must be at least 1 (got 0)' }] });
   });
 
   it('reserves spec.priority to the system service account', () => {
@@ -96,7 +96,7 @@ describe('validateMigrationCreate', () => {
     const refused = decide({ object });
     expect(refused).toMatchObject({
       code: 422,
-      causes: [{ type: 'FieldValueForbidden', field: 'spec.priority', message: 'Migration priority queue, only virt-controller is allowed to set priority field' }],
+      causes: [{ reason: 'FieldValueForbidden', field: 'spec.priority', message: 'Migration priority queue, only virt-controller is allowed to set priority field' }],
     });
     expect(message(refused)).toMatch(/^Migration priority queue, only virt-controller is allowed to set priority field: spec.priority of the migration of VMI ns\/vm1 is reserved to the system/);
     expect(decide({ object, userInfo: { username: SYSTEM } }).allowed).toBe(true);

@@ -67,8 +67,8 @@ export function checkSchema(object: unknown, vmi: string): Decision | undefined 
   const missing = vmiNameMissing(object);
   const rest = missing ? issues.filter((i) => i.path !== 'spec' && i.path !== 'spec.vmiName') : issues;
   const causes: StatusCause[] = [
-    ...(missing ? [{ type: 'FieldValueRequired', message: VMI_NAME_MISSING, field: 'spec.vmiName' }] : []),
-    ...rest.map((i) => ({ type: i.reason === 'is required' ? 'FieldValueRequired' : 'FieldValueInvalid', message: `${i.path}: ${i.reason}`, field: i.path })),
+    ...(missing ? [{ reason: 'FieldValueRequired', message: VMI_NAME_MISSING, field: 'spec.vmiName' }] : []),
+    ...rest.map((i) => ({ reason: i.reason === 'is required' ? 'FieldValueRequired' : 'FieldValueInvalid', message: i.reason, field: i.path })),
   ];
   const message = missing
     ? `${VMI_NAME_MISSING}: spec.vmiName must name the VMI to migrate, in the migration's namespace` + (rest.length > 0 ? `; also ${formatIssues(rest)}` : '')
@@ -90,8 +90,8 @@ function selectorProblems(selector: Record<string, string>): StatusCause[] {
     const valueProblem = labelValueProblem(value);
     const field = `spec.addedNodeSelector[${key}]`;
     return [
-      ...(keyProblem ? [{ type: 'FieldValueInvalid', field, message: `key ${JSON.stringify(key)}: ${keyProblem}` }] : []),
-      ...(valueProblem ? [{ type: 'FieldValueInvalid', field, message: `value ${JSON.stringify(value)} of ${JSON.stringify(key)}: ${valueProblem}` }] : []),
+      ...(keyProblem ? [{ reason: 'FieldValueInvalid', field, message: `key ${JSON.stringify(key)}: ${keyProblem}` }] : []),
+      ...(valueProblem ? [{ reason: 'FieldValueInvalid', field, message: `value ${JSON.stringify(value)} of ${JSON.stringify(key)}: ${valueProblem}` }] : []),
     ];
   });
 }
@@ -136,7 +136,7 @@ export function validateMigrationCreate(input: MigrationCreateInput): Decision {
       'PriorityForbidden',
       `${PRIORITY_FORBIDDEN}: spec.priority of the migration of VMI ${vmi} is reserved to the system (${input.systemServiceAccount}); ` +
         `user ${input.userInfo.username ?? '<unknown>'} may not set it. Remove spec.priority.`,
-      [{ type: 'FieldValueForbidden', message: PRIORITY_FORBIDDEN, field: 'spec.priority' }],
+      [{ reason: 'FieldValueForbidden', message: PRIORITY_FORBIDDEN, field: 'spec.priority' }],
     );
   }
 
