@@ -72,7 +72,22 @@ describe('webhook HTTP server', () => {
   it('refuses with a status message naming the VMI', async () => {
     const res = await post('/validate-migration', review(migrationRequest({ vmiName: 'ghost' })));
     expect(res.json).toMatchObject({
-      response: { allowed: false, status: { code: 404, message: 'Cannot migrate VMI ns/ghost: virtualmachineinstances.kubevirt.io "ghost" not found in namespace ns' } },
+      response: { allowed: false, status: { code: 400, reason: 'BadRequest', message: 'the VMI "ns/ghost" does not exist' } },
+    });
+  });
+
+  it('refuses a field problem as 422 Invalid with the causes, which the API server hands to the client', async () => {
+    const res = await post('/validate-migration', review(migrationRequest({})));
+    expect(res.json).toMatchObject({
+      response: {
+        allowed: false,
+        status: {
+          code: 422,
+          reason: 'Invalid',
+          message: expect.stringMatching(/^vmiName is missing/),
+          details: { causes: [{ reason: 'FieldValueRequired', message: 'vmiName is missing', field: 'spec.vmiName' }] },
+        },
+      },
     });
   });
 

@@ -19,7 +19,7 @@ import { afterAgentCall, agentSilentSince } from './clocks.js';
 import type { MigrationControllerDeps } from './deps.js';
 import { planRunning } from './running-plan.js';
 import { SCHEDULER_KEY, withStatus, type StatusWriter } from './status-writer.js';
-import { blockerOf } from './vmi-rules.js';
+import { blockerOf, readinessOf } from './vmi-rules.js';
 
 export const MIGRATION_RETRY_AGENT_MS = 1000;
 const POLL_RUNNING_MS = 1000;
@@ -86,7 +86,9 @@ export class Dispatch {
       migrationConfiguration: configuration,
       ...(policyName ? { migrationPolicyName: policyName } : {}),
     };
-    const blocker = this.blocker(vmim);
+    // A VMI not running or not evaluated yet is waited for in Scheduling (scheduling-pass.ts).
+    const readiness = readinessOf(vmim, vmi);
+    const blocker = readiness.kind === 'fail' ? readiness.blocker : readiness.kind === 'ready' ? this.blocker(vmim) : undefined;
     await this.writer.transition(vmim, blocker ? [pending, { phase: 'Failed', reason: blocker.reason, message: blocker.message }] : [pending, { phase: 'Scheduling' }]);
   }
 
