@@ -3,11 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HOST_CERT_ORGANIZATION, tlsDir } from './host-tls.js';
 
 /** QEMU's incoming-migration ports on the destination address (libvirt's defaults). */
 export const MIGRATION_PORTS = { min: 49152, max: 49215 } as const;
-/** libvirtd's plain-TCP port, on the host's in-namespace address only. */
-export const LIBVIRTD_TCP_PORT = 16509;
+/** libvirtd's TLS port (libvirt's default), on the host's in-namespace address only. There is no plain-TCP listener. */
+export const LIBVIRTD_TLS_PORT = 16514;
 
 export interface HostConfigInput {
   dir: string;
@@ -24,12 +25,19 @@ export function writeHostConfig(input: HostConfigInput): { hostUuid: string } {
   writeFileSync(
     join(dir, 'etc', 'libvirtd.conf'),
     [
-      // TCP without auth is fine here: it listens only on an address inside the run's own namespaces.
-      'listen_tls = 0',
-      'listen_tcp = 1',
+      // Peers reach libvirtd over TLS only, and only with a certificate of the run's CA whose
+      // organization is the harness's (x509 client verification; no SASL on top). No plain TCP.
+      'listen_tls = 1',
+      'listen_tcp = 0',
       `listen_addr = "${address}"`,
-      `tcp_port = "${LIBVIRTD_TCP_PORT}"`,
-      'auth_tcp = "none"',
+      `tls_port = "${LIBVIRTD_TLS_PORT}"`,
+      'auth_tls = "none"',
+      'tls_no_verify_certificate = 0',
+      `tls_allowed_dn_list = ["CN=*,O=${HOST_CERT_ORGANIZATION}", "O=${HOST_CERT_ORGANIZATION},CN=*"]`,
+      `ca_file = "${join(tlsDir(dir), 'ca-cert.pem')}"`,
+      `cert_file = "${join(tlsDir(dir), 'server-cert.pem')}"`,
+      `key_file = "${join(tlsDir(dir), 'server-key.pem')}"`,
+      // The local socket is reachable only from the root namespace, through the run's directory.
       'auth_unix_rw = "none"',
       'auth_unix_ro = "none"',
       `host_uuid = "${hostUuid}"`,
@@ -56,6 +64,11 @@ export function writeHostConfig(input: HostConfigInput): { hostUuid: string } {
       `migration_host = "${address}"`,
       `migration_port_min = ${MIGRATION_PORTS.min}`,
       `migration_port_max = ${MIGRATION_PORTS.max}`,
+      // QEMU's migration stream over TLS when a migration asks for it (virsh migrate --tls): QEMU
+      // reads these files at each migration and verifies the peer's certificate. Not forced, so
+      // that kubevirt-config's disableTLS can still run a plain stream.
+      `migrate_tls_x509_cert_dir = "${tlsDir(dir)}"`,
+      'migrate_tls_x509_verify = 1',
       '',
     ].join('\n'),
   );
