@@ -171,7 +171,13 @@ export async function main(): Promise<void> {
       agents: Object.entries(byNode).map(([node, host]) => ({
         nodes: [node],
         driver: 'libvirt' as const,
-        extraArgs: [`--libvirt-uri=${host.uri}`, `--migration-address=${host.address}`, `--state-dir=${join(workDir, `state-${host.name}`)}`],
+        extraArgs: [
+          `--libvirt-uri=${host.uri}`,
+          `--libvirt-admin-uri=${host.adminUri}`,
+          `--migration-address=${host.address}`,
+          `--migration-tls-dir=${host.tlsDir}`,
+          `--state-dir=${join(workDir, `state-${host.name}`)}`,
+        ],
       })),
     });
     log('system up; booting the guest');

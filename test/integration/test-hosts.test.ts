@@ -75,7 +75,7 @@ describe('two test hosts', () => {
     expect(await virsh(a, ['capabilities'])).toContain(`<uuid>${a.hostUuid}</uuid>`);
     expect(await virsh(b, ['capabilities'])).toContain(`<uuid>${b.hostUuid}</uuid>`);
     expect(a.address).toMatch(/^10\./);
-    expect(b.migrationUri).toBe(`qemu+tcp://${b.address}/system`);
+    expect(b.migrationUri).toBe(`qemu+tls://${b.address}/system?pkipath=${a.tlsDir}`);
     // Guests run under TCG whatever the machine has: /dev/kvm is hidden from the hosts.
     expect(await virsh(a, ['capabilities'])).not.toContain("<domain type='kvm'");
     const kvm = await virsh(a, ['domcapabilities', '--virttype', 'kvm']).then(
