@@ -127,15 +127,22 @@ if (['0.0.0.0', '::'].includes(advertiseAddress)) fail('--advertise-address is r
 const allowedCallers = parseAllowedCallers(list(values['allowed-callers'] ?? env.AGENT_ALLOWED_CALLERS ?? DEFAULT_ALLOWED_CALLERS.join(',')));
 if (allowedCallers.length === 0) fail('--allowed-callers must name at least one caller');
 
+/** The agent talks to its own libvirtd only, through the local socket: no host in the URI. */
+function localLibvirtUri(name: string, uri: string, schemes: readonly string[]): string {
+  const match = /^([a-z+]+):\/\/([^/]*)\//.exec(uri);
+  if (!match || !schemes.includes(match[1] ?? '') || match[2] !== '') fail(`--${name} must be a local libvirt URI (${schemes.join(' or ')}, no host; the unix socket), got ${uri}`);
+  return uri;
+}
+
 const libvirt =
   driverName === 'libvirt'
     ? {
-        uri: values['libvirt-uri'] ?? env.LIBVIRT_URI ?? 'qemu:///system',
+        uri: localLibvirtUri('libvirt-uri', values['libvirt-uri'] ?? env.LIBVIRT_URI ?? 'qemu:///system', ['qemu', 'qemu+unix']),
         migrationAddress: required('migration-address', values['migration-address'] ?? env.AGENT_MIGRATION_ADDRESS),
         libvirtPort: port('libvirt-port', values['libvirt-port'] ?? env.AGENT_LIBVIRT_PORT ?? '16514'),
         migrationPortMin: port('migration-port-min', values['migration-port-min'] ?? env.AGENT_MIGRATION_PORT_MIN ?? '49152'),
         migrationTlsDir: values['migration-tls-dir'] ?? env.AGENT_MIGRATION_TLS_DIR ?? '/etc/pki/live-migration',
-        adminUri: values['libvirt-admin-uri'] ?? env.LIBVIRT_ADMIN_URI ?? 'libvirtd:///system',
+        adminUri: localLibvirtUri('libvirt-admin-uri', values['libvirt-admin-uri'] ?? env.LIBVIRT_ADMIN_URI ?? 'libvirtd:///system', ['libvirtd', 'libvirtd+unix', 'virtproxyd', 'virtproxyd+unix']),
         stateDir: values['state-dir'] ?? env.AGENT_STATE_DIR ?? `/var/lib/live-migration/agent-${nodes[0] ?? 'node'}`,
       }
     : undefined;

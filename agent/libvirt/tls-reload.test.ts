@@ -20,7 +20,7 @@ function issue(into: string, tag: string, address: string): void {
     copyFileSync(from, join(into, `.${name}`));
     renameSync(join(into, `.${name}`), join(into, name));
   }
-  for (const [alias, target] of [['cacert.pem', 'ca-cert.pem'], ['clientcert.pem', 'client-cert.pem'], ['clientkey.pem', 'client-key.pem']]) {
+  for (const [alias, target] of [['cacert.pem', 'ca-cert.pem'], ['clientcert.pem', 'client-cert.pem'], ['clientkey.pem', 'client-key.pem']] as const) {
     if (!existsSync(join(into, alias))) symlinkSync(target, join(into, alias));
   }
 }
