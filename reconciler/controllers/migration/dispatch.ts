@@ -151,6 +151,8 @@ export class Dispatch {
     const uid = vmim.metadata.uid ?? '';
     const vmi = this.writer.vmiOf(vmim);
     const config = this.configuration(vmim);
+    // Cluster-wide, read when the migration starts (as KubeVirt treats it): never per migration.
+    const disableTLS = this.deps.config().migrations.disableTLS;
     const { answer, clock } = await this.agents.call(vmim, status, state.sourceNode, this.writer.nowIso(), (source) =>
       source.startMigration({
         migrationUid: uid,
@@ -160,11 +162,15 @@ export class Dispatch {
         maxDowntimeMs: config.maxDowntimeMs,
         allowAutoConverge: config.allowAutoConverge,
         allowPostCopy: config.allowPostCopy,
+        ...(disableTLS ? { disableTLS: true } : {}),
         memoryBytes: readGuestMemoryBytes(vmi?.spec) ?? 0,
         annotations: vmi?.metadata.annotations,
       }),
     );
     const base = withStatus(vmim, clock ?? status);
+    if (answer.ok && disableTLS) {
+      this.writer.event(vmim, 'Warning', 'MigrationNotEncrypted', 'the migration stream runs without TLS: kubevirt-config migrations.disableTLS is true, so guest memory crosses the network in clear text');
+    }
     if (answer.ok) {
       // The VMI names this migration before the VMIM says Running (the writer mirrors first).
       await this.writer.transition(base, [{ phase: 'Running' }]);
