@@ -78,7 +78,6 @@ describe('a kubevirt-config written for KubeVirt', () => {
     const applied = kubectlWithWarnings(['apply', '-f', '-'], configMapManifest(migrations));
     expect(applied.code).toBe(0);
     for (const warning of [
-      'data.migrations.nodeDrainTaintKey: accepted, but has no effect here: stored for node drain, which is not implemented yet',
       'data.migrations.disableTLS: accepted, but has no effect here: the migration stream has no TLS layer of ours yet',
       'data.migrations.unsafeMigrationOverride: accepted, but has no effect here',
       'data.migrations.network: accepted, but has no effect here',

@@ -25,7 +25,6 @@ describe('validateClusterConfig', () => {
       allowed: true,
       reason: 'Admitted',
       warnings: [
-        'data.migrations.nodeDrainTaintKey: accepted, but has no effect here: stored for node drain, which is not implemented yet',
         'data.migrations.unsafeMigrationOverride: accepted, but has no effect here: there is no migration-safety check here to override',
         'data.migrations.progressTimeot: unknown key, ignored (did you mean progressTimeout?)',
       ],
