@@ -2,7 +2,11 @@
 // migration under the limits, each once, never onto a draining or cordoned node; VMIs that cannot
 // leave stay and are reported; removing the taint calls it off.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { REPO_ROOT } from '../../api/generated-files.js';
+import { readControlPlaneState } from '../setup/environment.js';
 import { EVACUATION_ANNOTATION } from '../../api/names.js';
 import { isEvacuation, isFinal, removeDrainTaint, setCordon, taintForDrain, vmiEvents } from '../setup/drain.js';
 import { slotPeaks } from '../setup/slot-timeline.js';
@@ -151,4 +155,54 @@ describe('calling a drain off', () => {
       recorder.stop();
     }
   }, 120_000);
+});
+
+/** The plugin as a script runs it (stdout not a terminal): its exit code and output. */
+function plugin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, KUBECONFIG: readControlPlaneState().kubeconfig };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(REPO_ROOT, 'cli/bin/kubectl-migrate.js'), ...args], { env, timeout: 100_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('kubectl migrate drain', () => {
+  it('cordons and taints the node, follows every evacuation, exits 0 once the node is empty, 1 naming the VMIs that cannot leave; --cancel undoes it', async () => {
+    // node 4 holds VMIs moved there above; all may leave.
+    const emptied = node(3);
+    const before = (await Promise.all((await system.custom.listNamespacedCustomObject({ group: 'kubevirt.io', version: 'v1', namespace: system.ns, plural: 'virtualmachineinstances' }) as { items: Array<{ metadata: { name: string }; status?: { nodeName?: string } }> }).items.filter((v) => v.status?.nodeName === emptied)));
+    expect(before.length).toBeGreaterThan(0);
+    const ok = await plugin(['drain', emptied, '--wait']);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`node/${emptied} cordoned and tainted kubevirt.io/drain=draining:NoSchedule`);
+    expect(ok.stdout).toContain(`node/${emptied} drained: it holds no VMI`);
+    for (const vmi of before) expect(ok.stdout).toMatch(new RegExp(`${system.ns}/${vmi.metadata.name}\\s+\\S+\\s+evacuated`));
+    const drained = await system.core.readNode({ name: emptied });
+    expect(drained.spec?.unschedulable).toBe(true);
+    expect(drained.spec?.taints).toContainEqual(expect.objectContaining({ key: 'kubevirt.io/drain', effect: 'NoSchedule' }));
+
+    // A node with a VMI that may not leave: the plugin names it and exits 1.
+    const stuck = node(2);
+    await createRunningVmi(system, 'vm-stays', { node: stuck, memory: '48Mi', evictionStrategy: 'None' });
+    await waitEvaluated(system, 'vm-stays');
+    const refused = await plugin(['drain', stuck, '--wait']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`error: 1 VMI cannot leave ${stuck}:`);
+    expect(refused.stderr).toContain(`${system.ns}/vm-stays (VMI ${system.ns}/vm-stays has evictionStrategy None`);
+    expect(refused.stdout).toMatch(new RegExp(`${system.ns}/vm-stays\\s+${stuck}\\s+cannot leave: EvictionStrategyNone`));
+
+    for (const n of [emptied, stuck]) {
+      const cancelled = await plugin(['drain', n, '--cancel']);
+      expect(cancelled.code).toBe(0);
+      const read = await system.core.readNode({ name: n });
+      expect(read.spec?.unschedulable).toBe(false);
+      expect(read.spec?.taints ?? []).not.toContainEqual(expect.objectContaining({ key: 'kubevirt.io/drain' }));
+    }
+    await eventually('the report gone once the drain is called off', async () => {
+      const vmi = await getVmi(system, 'vm-stays');
+      return vmi.status?.conditions?.some((c) => c.type === 'EvacuationBlocked') ? undefined : true;
+    }, 20_000);
+  }, 150_000);
 });
