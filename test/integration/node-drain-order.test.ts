@@ -3,7 +3,7 @@
 // evacuations fail gets its next ones at growing intervals (KubeVirt's backoff), not a storm.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { isEvacuation, isFinal, reached, taintForDrain, vmiEvents } from '../setup/drain.js';
+import { isEvacuation, isFinal, reached, setCordon, taintForDrain, vmiEvents } from '../setup/drain.js';
 import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, listMigrations, startTestSystem, waitEvaluated, type TestSystem } from '../setup/system.js';
 
 const BACKOFF_BASE_MS = 2000;
@@ -17,7 +17,8 @@ beforeAll(async () => {
     webhook: true,
     migrations: 'bandwidthPerMigration: 32Mi\nparallelMigrationsPerCluster: 1\nunschedulableTimeout: 1',
     configData: { evictionStrategy: 'LiveMigrate' },
-    env: { EVACUATION_BACKOFF_BASE_MS: String(BACKOFF_BASE_MS) },
+    // The operator setting: a cordon alone drains a node.
+    env: { EVACUATION_BACKOFF_BASE_MS: String(BACKOFF_BASE_MS), EVACUATE_ON_CORDON: 'true' },
   });
 }, 180_000);
 
@@ -73,6 +74,20 @@ describe('priority when a slot frees', () => {
     // Both evacuations took the slot before either user-triggered migration.
     expect(Math.max(...evacuations.map((m) => reached(m, 'Scheduled')))).toBeLessThan(Math.min(...users.map((m) => reached(m, 'Scheduled'))));
   }, 120_000);
+});
+
+describe('evacuation on cordon (reconciler --evacuate-on-cordon=true)', () => {
+  it('evacuates the VMIs of a node that is only cordoned', async () => {
+    await createRunningVmi(system, 'vm-cordoned', { node: node(3), memory: '32Mi' });
+    await waitEvaluated(system, 'vm-cordoned');
+    await setCordon(system, node(3), true);
+    const done = await eventually('its evacuation to succeed', async () => {
+      const mine = (await listMigrations(system)).filter((m) => isEvacuation(m, node(3)) && m.spec.vmiName === 'vm-cordoned');
+      return mine.length === 1 && mine[0]?.status?.phase === 'Succeeded' ? mine[0] : undefined;
+    }, 60_000, 250);
+    expect(done.status?.migrationState?.targetNode).not.toBe(node(3));
+    await setCordon(system, node(3), false);
+  }, 90_000);
 });
 
 describe('backoff of a failing evacuation', () => {

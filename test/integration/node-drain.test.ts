@@ -35,6 +35,9 @@ describe('draining a node with the drain taint', () => {
   it('moves every evictable VMI away once, under the outbound limit, never onto a cordoned node; the others stay, reported', async () => {
     const source = node(0);
     const cordoned = node(4);
+    // Cordoned only: evacuation on cordon is off by default, so this VMI stays, unmarked.
+    await createRunningVmi(system, 'vm-on-cordoned', { node: cordoned, memory: '48Mi' });
+    await waitEvaluated(system, 'vm-on-cordoned');
     await setCordon(system, cordoned, true);
     const evictable = Array.from({ length: 12 }, (_, i) => `vm-${i}`);
     for (const name of evictable) await createRunningVmi(system, name, { node: source, memory: '48Mi' });
@@ -86,6 +89,11 @@ describe('draining a node with the drain taint', () => {
     }
     const left = (await Promise.all([...evictable, 'vm-none', 'vm-hostdisk'].map((name) => getVmi(system, name)))).filter((v) => v.status?.nodeName === source);
     expect(left.map((v) => v.metadata.name).sort()).toEqual(['vm-hostdisk', 'vm-none']);
+
+    // The cordoned node's VMI was left alone all along (its node event came before the drain began).
+    expect((await listMigrations(system)).filter((m) => m.spec.vmiName === 'vm-on-cordoned')).toEqual([]);
+    expect((await getVmi(system, 'vm-on-cordoned')).status?.evacuationNodeName).toBeUndefined();
+    await system.custom.deleteNamespacedCustomObject({ group: 'kubevirt.io', version: 'v1', namespace: system.ns, plural: 'virtualmachineinstances', name: 'vm-on-cordoned' });
 
     // Called off: the reports go.
     await removeDrainTaint(system, source);
