@@ -31,6 +31,13 @@ describe('validateClusterConfig', () => {
     });
   });
 
+  it('admits evictionStrategy (the default for VMIs that set none) and refuses an unknown one, naming the key', () => {
+    expect(validateClusterConfig(location, 'kubevirt', configMap({ 'feature-gates': 'LiveMigration', evictionStrategy: 'LiveMigrate' }))).toEqual({ allowed: true, reason: 'Admitted' });
+    const decision = validateClusterConfig(location, 'kubevirt', configMap({ evictionStrategy: 'Migrate' }));
+    if (decision.allowed) throw new Error('expected a rejection');
+    expect(decision.message).toContain('data.evictionStrategy: must be one of None, LiveMigrate, LiveMigrateIfPossible, External (got "Migrate")');
+  });
+
   it('refuses a bad feature-gate list', () => {
     const decision = validateClusterConfig(location, 'kubevirt', configMap({ 'feature-gates': 'LiveMigration,,Snap shot' }));
     if (decision.allowed) throw new Error('expected a rejection');
