@@ -20,6 +20,8 @@ import type { CacheOf } from './migration/deps.js';
 
 /** How long a created migration may stay unseen in the cache before we stop counting on it. */
 const UNSEEN_FOR_MS = 30_000;
+/** VMI writes (status, create) one reconcile makes at once. */
+const WRITE_CONCURRENCY = 8;
 
 export interface EvacuationDeps {
   vmis: CacheOf<VirtualMachineInstance>;
@@ -99,15 +101,22 @@ export class EvacuationController {
       nowMs,
       backoffBaseMs: this.deps.backoffBaseMs,
     });
+    // KubeVirt creates every evacuation at once; a few writes at a time do it without a burst.
     let raced = false;
-    for (const decision of plan.vmis) {
-      try {
-        await this.apply(decision, nodeName, new Date(nowMs).toISOString());
-      } catch (error) {
-        if (!isConflict(error) && !isNotFound(error)) throw error;
-        raced = true; // a newer VMI is on its way through the watch
-      }
-    }
+    let failure: unknown;
+    let next = 0;
+    const nowIso = new Date(nowMs).toISOString();
+    await Promise.all(
+      Array.from({ length: Math.min(WRITE_CONCURRENCY, plan.vmis.length) }, async () => {
+        for (let decision = plan.vmis[next++]; decision !== undefined; decision = plan.vmis[next++]) {
+          await this.apply(decision, nodeName, nowIso).catch((error: unknown) => {
+            if (isConflict(error) || isNotFound(error)) raced = true; // a newer VMI is on its way through the watch
+            else failure ??= error;
+          });
+        }
+      }),
+    );
+    if (failure !== undefined) throw failure;
     for (const vmim of plan.cancel) {
       // Cancel is a delete, as for any VMIM: the migration controller fails it and releases it.
       await this.deps.client.delete(VMIM_PLURAL, vmim.metadata);
