@@ -192,15 +192,14 @@ describe('kubevirt-config as KubeVirt wrote it', () => {
     // Keys without effect are not carried in the typed configuration.
     expect(config.migrations).not.toHaveProperty('network');
     expect(warnings.map((w) => w.path)).toEqual([
-      'migrations.nodeDrainTaintKey',
       'migrations.utilityVolumesTimeout',
       'migrations.unsafeMigrationOverride',
       'migrations.allowWorkloadDisruption',
       'migrations.network',
       'migrations.matchSELinuxLevelOnMigration',
     ]);
-    expect(warnings.find((w) => w.path === 'migrations.nodeDrainTaintKey')?.reason).toContain('node drain, which is not implemented yet');
-    // disableTLS is honoured (the migration stream runs without TLS), so no "no effect" warning.
+    // nodeDrainTaintKey (node drain) and disableTLS (the migration stream) are honoured: no warning.
+    expect(warnings.find((w) => w.path === 'migrations.nodeDrainTaintKey')).toBeUndefined();
     expect(warnings.find((w) => w.path === 'migrations.disableTLS')).toBeUndefined();
   });
 
@@ -222,5 +221,24 @@ describe('kubevirt-config as KubeVirt wrote it', () => {
       { path: 'migrations.parallelMigrationPerCluster', reason: 'unknown key, ignored (did you mean parallelMigrationsPerCluster?)' },
       { path: 'migrations.somethingNew', reason: 'unknown key, ignored' },
     ]);
+  });
+});
+
+describe('evictionStrategy (the cluster default for VMIs that set none)', () => {
+  it('defaults to None, as KubeVirt', () => {
+    const result = parseClusterConfig({});
+    expect(result.ok && result.config.evictionStrategy).toBe('None');
+  });
+
+  it.each(['None', 'LiveMigrate', 'LiveMigrateIfPossible', 'External'])('takes %s', (value) => {
+    const result = parseClusterConfig({ evictionStrategy: ` ${value}\n` });
+    expect(result.ok && result.config.evictionStrategy).toBe(value);
+  });
+
+  it('refuses anything else, naming the key and the allowed values', () => {
+    const result = parseClusterConfig({ evictionStrategy: 'livemigrate' });
+    expect(result).toMatchObject({ ok: false });
+    if (result.ok) return;
+    expect(result.message).toContain('evictionStrategy: must be one of None, LiveMigrate, LiveMigrateIfPossible, External (got "livemigrate")');
   });
 });

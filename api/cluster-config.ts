@@ -5,6 +5,7 @@ import { parseQuantity, QuantityError } from './quantity.js';
 import { formatIssues, type SchemaIssue } from './validation.js';
 import { MIGRATION_DEFAULTS, type MigrationConfiguration } from './schemas/migration-config.js';
 import { MIGRATIONS_KEY, parseMigrationsBlock } from './migrations-block.js';
+import { EVICTION_STRATEGIES, type EvictionStrategy } from './schemas/vmi.js';
 
 export interface ClusterConfigLocation {
   namespace: string;
@@ -16,6 +17,12 @@ export const DEFAULT_CONFIG_LOCATION: ClusterConfigLocation = { namespace: 'kube
 export const LIVE_MIGRATION_GATE = 'LiveMigration';
 const FEATURE_GATES_KEY = 'feature-gates';
 const FEATURE_GATE_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
+/**
+ * The cluster's default evictionStrategy for VMIs that set none. KubeVirt's ConfigMap never had this
+ * key (its cluster default came with the KubeVirt CR's spec.configuration.evictionStrategy, after the
+ * ConfigMap was retired); it is ours, a top-level data key named as that field. Default None, as KubeVirt's.
+ */
+export const EVICTION_STRATEGY_KEY = 'evictionStrategy';
 
 /** The `migrations` block with every default filled in. */
 export interface ClusterMigrations extends MigrationConfiguration {
@@ -23,7 +30,7 @@ export interface ClusterMigrations extends MigrationConfiguration {
   parallelOutboundMigrationsPerNode: number;
   parallelInboundMigrationsPerNode: number;
   finishedMigrationsPerVMI: number;
-  /** The taint that marks a node to be drained; kept for node drain, which is not built yet. */
+  /** The taint (NoSchedule) that marks a node to be drained: its VMIs are evacuated. */
   nodeDrainTaintKey: string;
   /** KubeVirt's switch: true runs QEMU's migration stream without TLS (read when a migration starts; a Warning event each time). */
   disableTLS: boolean;
@@ -35,6 +42,8 @@ export interface ClusterConfig {
   migrations: ClusterMigrations;
   /** bandwidthPerMigration in bytes per second; 0 means unlimited. */
   bandwidthBytesPerSecond: number;
+  /** For VMIs without spec.evictionStrategy. */
+  evictionStrategy: EvictionStrategy;
 }
 
 export type ClusterConfigResult =
@@ -66,14 +75,24 @@ export function parseFeatureGates(raw: string | undefined): { gates: string[]; i
   return { gates, issues };
 }
 
+export function parseEvictionStrategy(raw: string | undefined): { value: EvictionStrategy; issues: SchemaIssue[] } {
+  const text = raw?.trim() ?? '';
+  if (text === '') return { value: 'None', issues: [] };
+  const found = EVICTION_STRATEGIES.find((s) => s === text);
+  if (found) return { value: found, issues: [] };
+  const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  return { value: 'None', issues: [{ path: EVICTION_STRATEGY_KEY, reason: `must be one of ${EVICTION_STRATEGIES.join(', ')} (got ${shown})` }] };
+}
+
 /**
- * Parses a ConfigMap's `data`. Keys other than feature-gates and migrations belong to others and
+ * Parses a ConfigMap's `data`. Keys other than feature-gates, migrations and evictionStrategy belong to others and
  * are ignored; inside `migrations`, see migrations-block.ts for what is accepted.
  */
 export function parseClusterConfig(data: Record<string, string> | undefined): ClusterConfigResult {
   const featureGates = parseFeatureGates(data?.[FEATURE_GATES_KEY]);
   const migrationsBlock = parseMigrationsBlock(data?.[MIGRATIONS_KEY]);
-  const issues = [...featureGates.issues, ...migrationsBlock.issues];
+  const evictionStrategy = parseEvictionStrategy(data?.[EVICTION_STRATEGY_KEY]);
+  const issues = [...featureGates.issues, ...migrationsBlock.issues, ...evictionStrategy.issues];
   const migrations: ClusterMigrations = { ...MIGRATION_DEFAULTS, ...(migrationsBlock.values as Partial<ClusterMigrations>) };
 
   let bandwidthBytesPerSecond = 0;
@@ -93,6 +112,7 @@ export function parseClusterConfig(data: Record<string, string> | undefined): Cl
       liveMigrationEnabled: featureGates.gates.includes(LIVE_MIGRATION_GATE),
       migrations,
       bandwidthBytesPerSecond,
+      evictionStrategy: evictionStrategy.value,
     },
   };
 }

@@ -26,6 +26,8 @@ const values = parseFlags({
     'lease-duration-seconds': { type: 'string', value: 'S', default: '15', help: 'leader Lease duration' },
     'renew-deadline-ms': { type: 'string', value: 'MS', default: '10000', help: 'step down when not renewed within this' },
     'retry-period-ms': { type: 'string', value: 'MS', default: '2000', help: 'between leader-election attempts' },
+    'evacuate-on-cordon': { type: 'string', value: 'BOOL', env: 'EVACUATE_ON_CORDON', default: 'false', help: 'node drain: evacuate the VMIs of a cordoned node (spec.unschedulable) as of one with the drain taint' },
+    'evacuation-backoff-base-ms': { type: 'string', value: 'MS', env: 'EVACUATION_BACKOFF_BASE_MS', default: '20000', help: 'wait before retrying a failed evacuation, doubled per consecutive failure (KubeVirt: 20 s)' },
   },
   footer: 'SIGTERM/SIGINT: stop writing, release the leader Lease, finish in-flight reconciles, exit 0.',
 });
@@ -51,6 +53,13 @@ function integer(name: string, value: string | undefined, fallback: number | und
   return n;
 }
 
+function boolean(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  logger.fatal({ value }, `--${name} must be true or false`);
+  process.exit(2);
+}
+
 const reconciler = await startReconciler({
   kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
   namespace: values.namespace ?? env.POD_NAMESPACE ?? 'live-migration',
@@ -71,6 +80,8 @@ const reconciler = await startReconciler({
   leaseDurationSeconds: integer('lease-duration-seconds', values['lease-duration-seconds'], undefined),
   renewDeadlineMs: integer('renew-deadline-ms', values['renew-deadline-ms'], undefined),
   retryPeriodMs: integer('retry-period-ms', values['retry-period-ms'], undefined),
+  evacuateOnCordon: boolean('evacuate-on-cordon', values['evacuate-on-cordon'] ?? env.EVACUATE_ON_CORDON),
+  evacuationBackoffBaseMs: integer('evacuation-backoff-base-ms', values['evacuation-backoff-base-ms'] ?? env.EVACUATION_BACKOFF_BASE_MS, undefined),
   logger,
 });
 logger.info({ healthPort: reconciler.healthPort }, 'reconciler started');

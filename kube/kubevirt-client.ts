@@ -109,6 +109,12 @@ export class KubevirtClient {
     }
   }
 
+  /** Creates a namespaced object of ours (e.g. an evacuation VMIM with generateName); returns it as stored. */
+  async create(plural: string, namespace: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.writes?.count('metadata');
+    return (await this.custom.createNamespacedCustomObject({ group: GROUP, version: STORAGE_VERSION, plural, namespace, body })) as Record<string, unknown>;
+  }
+
   /** Records a core/v1 Event; failures are swallowed by the caller's choice, never fatal. */
   async event(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     this.writes?.count('event');

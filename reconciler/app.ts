@@ -14,6 +14,8 @@ import { LiveAgentDirectory, type AgentTls } from './agents/live-agent-directory
 import { ControllerRunner } from './controller-runner.js';
 import { MigrationController } from './controllers/migration/migration-controller.js';
 import { VmiMigratabilityController } from './controllers/vmi-migratability.js';
+import { EvacuationController } from './controllers/evacuation-controller.js';
+import { DEFAULT_BACKOFF_BASE_MS } from './evacuation/backoff.js';
 import { LeaderElector } from './leader-election/leader-elector.js';
 import { registerConfigInForceGauge } from '../common/config-in-force-metric.js';
 import { createReconcilerMetrics } from './metrics.js';
@@ -36,6 +38,10 @@ export interface ReconcilerOptions {
   leaseDurationSeconds?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Node drain: a cordoned node is drained as one with the drain taint (default off). */
+  evacuateOnCordon?: boolean;
+  /** Base of the evacuation retry backoff (KubeVirt's 20 s by default; tests shorten it). */
+  evacuationBackoffBaseMs?: number;
 }
 
 export interface RunningReconciler {
@@ -54,20 +60,37 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
 
   const migrationQueue = new WorkQueue();
   const vmiQueue = new WorkQueue();
+  const evacuationQueue = new WorkQueue();
   let leading = false;
 
-  const vmims = migrationInformer(context, { onEvent: (event, vmim) => migrations.onMigrationEvent(event, vmim) });
+  const vmims = migrationInformer(context, {
+    onEvent: (event, vmim) => {
+      migrations.onMigrationEvent(event, vmim);
+      evacuation.onMigrationEvent(event, vmim);
+    },
+  });
   const vmis = vmiInformer(context, {
     onEvent: (event, vmi) => {
       migratability.onVmiEvent(event, vmi);
       migrations.onVmiEvent(event, vmi);
+      evacuation.onVmiEvent(event, vmi);
     },
   });
   const clusterScoped = { ...context, namespace: undefined };
-  const nodes = nodeInformer(clusterScoped, { onEvent: () => migrations.onClusterEvent() });
+  const nodes = nodeInformer(clusterScoped, {
+    onEvent: (event, node) => {
+      migrations.onClusterEvent();
+      evacuation.onNodeEvent(event, node);
+    },
+  });
   const pvcs = pvcInformer(context, { onEvent: (event, pvc) => migratability.onPvcEvent(event, pvc) });
   const leases = leaseInformer(clusterScoped, options.namespace, { onEvent: () => migrations.onClusterEvent() });
-  const configMaps = configMapInformer(clusterScoped, options.configLocation, { onEvent: () => migrations.onClusterEvent() });
+  const configMaps = configMapInformer(clusterScoped, options.configLocation, {
+    onEvent: () => {
+      migrations.onClusterEvent();
+      evacuation.enqueueAll();
+    },
+  });
   // Read when a migration the webhook did not stamp starts: no event of theirs needs a reconcile.
   const migrationPolicies = migrationPolicyInformer(clusterScoped);
   const namespaces = namespaceInformer(clusterScoped);
@@ -78,7 +101,14 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
   registerConfigInForceGauge(metrics.registry, configInForce);
   metrics.watchQueue('migrations', migrationQueue);
   metrics.watchQueue('vmis', vmiQueue);
+  metrics.watchQueue('evacuation', evacuationQueue);
   const client = new KubevirtClient(kubeConfig, 'live-migration-reconciler', { count: (kind) => metrics.apiWrites.inc({ kind }) });
+  const clusterConfig = () => {
+    const inForce = configInForce();
+    if (inForce.config) return inForce.config;
+    // Never valid since start: act on nothing rather than on a guess.
+    throw new Error(`kubevirt-config is invalid and no valid version was seen: ${inForce.problem ?? 'unknown'}`);
+  };
   const agents = new LiveAgentDirectory(nodes, leases, options.agentTls, logger.child({ component: 'agent-client-tls' }));
 
   const migrations = new MigrationController({
@@ -93,12 +123,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     },
     client,
     agents,
-    config: () => {
-      const inForce = configInForce();
-      if (inForce.config) return inForce.config;
-      // Never valid since start: act on nothing rather than on a guess.
-      throw new Error(`kubevirt-config is invalid and no valid version was seen: ${inForce.problem ?? 'unknown'}`);
-    },
+    config: clusterConfig,
     effectiveConfiguration: effectiveMigrationConfiguration,
     policyFor: (vmi) => matchPolicy(migrationPolicies.list(), vmi.metadata.labels, namespaces.get(vmi.metadata.namespace ?? '')?.metadata?.labels),
     queue: migrationQueue,
@@ -107,11 +132,24 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     observe: metrics.migrations,
   });
   const migratability = new VmiMigratabilityController(vmis, pvcs, client, vmiQueue);
+  const evacuation = new EvacuationController({
+    vmis,
+    vmims,
+    nodes,
+    client,
+    config: clusterConfig,
+    queue: evacuationQueue,
+    isLeader: () => leading,
+    evacuateOnCordon: options.evacuateOnCordon ?? false,
+    backoffBaseMs: options.evacuationBackoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
+    log: logger.child({ controller: 'evacuation' }),
+  });
 
   const workers = options.workers ?? 4;
   const runners = [
     new ControllerRunner('migration', migrationQueue, migrations.reconcile, { workers, logger, observer: metrics.runner }),
     new ControllerRunner('vmi-migratability', vmiQueue, (key) => (leading ? migratability.reconcile(key) : Promise.resolve()), { workers: 2, logger, observer: metrics.runner }),
+    new ControllerRunner('evacuation', evacuationQueue, evacuation.reconcile, { workers: 2, logger, observer: metrics.runner }),
   ];
 
   // Built before anything starts: it refuses timings that could let two replicas lead at once.
@@ -136,6 +174,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
       leading = true;
       migrations.enqueueAll();
       for (const vmi of vmis.list()) vmiQueue.add(`${vmi.metadata.namespace}/${vmi.metadata.name}`);
+      evacuation.enqueueAll();
     },
     onStoppedLeading: () => {
       // Another replica may act now: stop writing at once. Every write checks isLeader first, and

@@ -8,7 +8,8 @@ import { checkMigrationTls, fingerprint, type TlsDirContents } from './migration
 let dir: string;
 let good: Record<string, string>;
 let otherCa: Record<string, string>;
-const NOW = Date.now();
+// Read after the certificates are issued: they are valid from the second they were made.
+let NOW: number;
 
 function material(work: string, name: string, address: string): Record<string, string> {
   const ca = createCertificateAuthority(work, `${name}-ca`, `${name} CA`);
@@ -28,6 +29,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'migration-tls-test-'));
   good = material(dir, 'node-a', '10.0.0.1');
   otherCa = material(dir, 'node-b', '10.0.0.2');
+  NOW = Date.now();
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,6 +4,7 @@
 // the webhook and the reconciler would refuse. Helm's validator does not know Kubernetes'
 // `x-kubernetes-*` keywords (nor OpenAPI's `nullable`): they are stripped.
 import { clusterMigrationsSchema } from './migration-config.js';
+import { EVICTION_STRATEGIES } from './vmi.js';
 import type { JsonSchema } from './json-schema.js';
 
 type Schema = Record<string, unknown>;
@@ -74,6 +75,7 @@ export function chartValuesSchema(): Schema {
         uniqueItems: true,
       },
       migrations: forHelm(clusterMigrationsSchema),
+      evictionStrategy: { type: 'string', enum: [...EVICTION_STRATEGIES], description: 'kubevirt-config `evictionStrategy`: what draining a node does to VMIs that set no spec.evictionStrategy (KubeVirt\'s default None).' },
       kubevirtConfig: object('The kubevirt-config ConfigMap every component reads.', {
         manage: boolean('Render the ConfigMap from featureGates and migrations (it must not exist already, or must belong to this release).'),
         namespace: { type: 'string', minLength: 1, description: 'Its namespace (must exist).' },
@@ -98,6 +100,7 @@ export function chartValuesSchema(): Schema {
           replicas: integer('Replicas.', 1),
           workers: integer('Reconcile workers.', 1),
           healthPort: port('Plain-HTTP /healthz, /readyz, /metrics port.'),
+          evacuateOnCordon: boolean('Node drain: evacuate the VMIs of a cordoned node as of one with the drain taint.'),
         }),
       }),
       agent: object('The node agent DaemonSet.', {

@@ -69,7 +69,7 @@ export const clusterOnlyProperties: Record<string, JsonSchema> = {
     minLength: 1,
     maxLength: TAINT_KEY_MAX_LENGTH,
     pattern: TAINT_KEY_PATTERN,
-    description: 'Taint key that marks a node to be drained of its VMIs (for node drain, not implemented yet).',
+    description: 'Taint key (effect NoSchedule) that marks a node to be drained: its VMIs are evacuated by live migration as their evictionStrategy says.',
   },
   disableTLS: {
     type: 'boolean',
@@ -80,10 +80,9 @@ export const clusterOnlyProperties: Record<string, JsonSchema> = {
 /**
  * KubeVirt's keys that do nothing here, each with why. Accepted (type-checked) so a kubevirt-config
  * written for KubeVirt applies; an admission warning says they have no effect. Keys we store but do
- * not act on yet (nodeDrainTaintKey) are listed too, since they have no effect today.
+ * not act on yet would be listed too; today every key we store is honoured.
  */
 const WHY_NO_EFFECT = {
-  nodeDrainTaintKey: 'stored for node drain, which is not implemented yet',
   unsafeMigrationOverride: 'there is no migration-safety check here to override',
   allowWorkloadDisruption: 'a migration past its completion timeout is aborted; it is never paused',
   network: 'migrations use the node agents\' addresses; a dedicated migration network is not supported',

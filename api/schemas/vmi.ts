@@ -8,6 +8,10 @@ export const VMI_PHASES = ['Pending', 'Scheduling', 'Scheduled', 'Running', 'Suc
 export type VmiPhase = (typeof VMI_PHASES)[number];
 export const FINAL_VMI_PHASES: readonly VmiPhase[] = ['Succeeded', 'Failed'];
 
+/** KubeVirt's eviction strategies: what draining the VMI's node does to it. */
+export const EVICTION_STRATEGIES = ['None', 'LiveMigrate', 'LiveMigrateIfPossible', 'External'] as const;
+export type EvictionStrategy = (typeof EVICTION_STRATEGIES)[number];
+
 export const MIGRATION_METHODS = ['BlockMigration', 'LiveMigration'] as const;
 export type MigrationMethod = (typeof MIGRATION_METHODS)[number];
 
@@ -52,6 +56,12 @@ export const vmiSpecSchema: JsonSchema = {
       description: 'Labels every node hosting this VMI must have, the migration target included.',
     },
     volumes: { type: 'array', items: volumeSchema },
+    evictionStrategy: {
+      type: 'string',
+      enum: [...EVICTION_STRATEGIES],
+      description:
+        'What draining the node does to this VMI: LiveMigrate (evacuate by live migration; stays and is reported when not live-migratable), LiveMigrateIfPossible (the same here: a VMI that cannot migrate stays and is reported), External (marked with status.evacuationNodeName, no migration created: another controller acts), None (stays, reported). Unset: kubevirt-config evictionStrategy.',
+    },
     domain: opaque('The guest: memory, CPU, devices (kept as given).'),
   },
 };
@@ -69,6 +79,10 @@ export const vmiStatusSchema: JsonSchema = {
       description: 'BlockMigration when local disks must be copied; LiveMigration when only memory is.',
     },
     migrationState: migrationStateSchema,
+    evacuationNodeName: {
+      type: 'string',
+      description: 'Set while the VMI is to be evacuated from this node (its node is being drained); cleared once it left, or when the drain is called off.',
+    },
   },
 };
 
@@ -103,6 +117,7 @@ export interface VirtualMachineInstance {
   spec?: {
     nodeSelector?: Record<string, string>;
     volumes?: Volume[];
+    evictionStrategy?: EvictionStrategy;
     domain?: Record<string, unknown>;
     [key: string]: unknown;
   };
@@ -112,6 +127,7 @@ export interface VirtualMachineInstance {
     conditions?: Condition[];
     migrationMethod?: MigrationMethod;
     migrationState?: MigrationState;
+    evacuationNodeName?: string;
     [key: string]: unknown;
   };
 }

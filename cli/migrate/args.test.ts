@@ -49,4 +49,14 @@ describe('kubectl migrate arguments', () => {
     expect(usageError(['status', 'vmi-a', '-A'])).toMatch(/give no VMI name/);
     expect(usageError(['vmi-a', '--wait=yes'])).toMatch(/--wait takes no value/);
   });
+
+  it('reads drain NODE with --wait, --cancel and --taint-key', () => {
+    expect(parseCommand(['drain', 'node-1', '--wait'])).toMatchObject({ kind: 'drain', node: 'node-1', wait: true, cancel: false, taintKey: 'kubevirt.io/drain' });
+    expect(parseCommand(['drain', 'node-1', '--cancel', '--taint-key=example.com/drain'])).toMatchObject({ kind: 'drain', node: 'node-1', wait: false, cancel: true, taintKey: 'example.com/drain' });
+    expect(usageError(['drain'])).toBe('node name is required');
+    expect(usageError(['drain', 'node-1', '--wait', '--cancel'])).toBe('--wait and --cancel exclude each other');
+    expect(usageError(['drain', 'node-1', '-n', 'demo'])).toBe('--namespace does not apply to "drain"');
+    expect(usageError(['drain', 'node-1', '--taint-key', 'bad key'])).toBe('--taint-key: "bad key" is not a taint key');
+    expect(usageError(['vmi-a', '--cancel'])).toBe('--cancel does not apply to starting a migration');
+  });
 });

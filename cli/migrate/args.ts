@@ -13,6 +13,7 @@ export type Command =
   | ({ kind: 'cancel'; vmi: string } & Common)
   | ({ kind: 'status'; vmi?: string; watch: boolean } & Common)
   | ({ kind: 'history'; vmi: string } & Common)
+  | ({ kind: 'drain'; node: string; wait: boolean; cancel: boolean; taintKey: string } & Common)
   | { kind: 'help' };
 
 export class UsageError extends Error {
@@ -26,6 +27,8 @@ Usage:
   kubectl migrate cancel VMI [-n NS] [-o json|yaml]
   kubectl migrate status [VMI] [-n NS | -A] [-w] [-o json|yaml]
   kubectl migrate history VMI [-n NS] [-o json|yaml]
+  kubectl migrate drain NODE [--wait] [--taint-key KEY]
+  kubectl migrate drain NODE --cancel [--taint-key KEY]
 
 Options:
   -n, --namespace NS      namespace (default: the kubeconfig context's, else "default")
@@ -34,12 +37,20 @@ Options:
   --wait                  follow the migration to its end: a live progress bar on a terminal,
                           one line per change otherwise; the exit code says how it ended
   -w, --watch             status: keep the table up to date
+  --cancel                drain: call the drain off (taint removed, node uncordoned)
+  --taint-key KEY         drain: the drain taint (default kubevirt.io/drain; as kubevirt-config's
+                          migrations.nodeDrainTaintKey)
   -o, --output FORMAT     json or yaml instead of text
   --kubeconfig FILE       kubeconfig (default: $KUBECONFIG, then ~/.kube/config)
 
-Exit codes: 0 success, 1 the migration failed or was refused (or an API error), 2 usage error.`;
+drain cordons NODE and taints it KEY=draining:NoSchedule; the reconciler evacuates its VMIs by
+live migration. With --wait: every VMI's evacuation until the node holds none.
 
-const SUBCOMMANDS = new Set(['cancel', 'status', 'history']);
+Exit codes: 0 success, 1 the migration failed or was refused, a drained node keeps VMIs that cannot
+leave (named), or an API error; 2 usage error.`;
+
+const SUBCOMMANDS = new Set(['cancel', 'status', 'history', 'drain']);
+const DEFAULT_TAINT_KEY = 'kubevirt.io/drain';
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
@@ -68,6 +79,8 @@ export function parseCommand(argv: readonly string[]): Command {
   let wait = false;
   let watch = false;
   let help = false;
+  let cancelDrain = false;
+  let taintKey = DEFAULT_TAINT_KEY;
   // After `--` every word is a VMI name: `kubectl migrate -- status` migrates a VMI named status.
   let literalFrom = Infinity;
   const seen = new Set<string>();
@@ -136,6 +149,14 @@ export function parseCommand(argv: readonly string[]): Command {
       case '--kubeconfig':
         common.kubeconfig = value();
         break;
+      case '--cancel':
+        flag();
+        cancelDrain = true;
+        break;
+      case '--taint-key':
+        taintKey = value();
+        if (!LABEL_KEY.test(taintKey) || taintKey.length > 316) throw new UsageError(`--taint-key: "${taintKey}" is not a taint key`);
+        break;
       case '-h':
       case '--help':
         help = true;
@@ -146,7 +167,7 @@ export function parseCommand(argv: readonly string[]): Command {
     seen.add(name.replace(/^-(\w)$/, (_, c: string) => ({ n: '--namespace', A: '--all-namespaces', o: '--output', w: '--watch', h: '--help' })[c] ?? `-${c}`));
   }
   if (help) return { kind: 'help' };
-  if (positional.length === 0) throw new UsageError('a VMI name or a subcommand (cancel, status, history) is required');
+  if (positional.length === 0) throw new UsageError('a VMI name or a subcommand (cancel, status, history, drain) is required');
 
   const [first, ...rest] = positional as [string, ...string[]];
   const subcommand = SUBCOMMANDS.has(first) && literalFrom > 0 ? first : undefined;
@@ -156,6 +177,7 @@ export function parseCommand(argv: readonly string[]): Command {
     cancel: ['--namespace', '--output', '--kubeconfig'],
     status: ['--namespace', '--all-namespaces', '--output', '--watch', '--kubeconfig'],
     history: ['--namespace', '--output', '--kubeconfig'],
+    drain: ['--wait', '--cancel', '--taint-key', '--kubeconfig'],
   };
   const kind = subcommand ?? 'migrate';
   for (const flagName of seen) {
@@ -172,6 +194,9 @@ export function parseCommand(argv: readonly string[]): Command {
       return { kind, vmi: objectName('VMI name', args[0]), ...common };
     case 'history':
       return { kind, vmi: objectName('VMI name', args[0]), ...common };
+    case 'drain':
+      if (wait && cancelDrain) throw new UsageError('--wait and --cancel exclude each other');
+      return { kind, node: objectName('node name', args[0]), wait, cancel: cancelDrain, taintKey, ...common };
     default:
       return { kind: 'status', ...(args[0] !== undefined ? { vmi: objectName('VMI name', args[0]) } : {}), watch, ...common };
   }

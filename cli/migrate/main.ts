@@ -4,6 +4,7 @@ import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-n
 import type { MigrationState } from '../../api/schemas/migration-state.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { parseCommand, USAGE, UsageError, type Command, type OutputFormat } from './args.js';
+import { kubeDrainApi, runDrain, type DrainApi } from './drain.js';
 import {
   asList,
   exitCodeFor,
@@ -219,7 +220,12 @@ const history: Run<'history'> = async (command, namespace, api, io) => {
   return 0;
 };
 
-export async function runKubectlMigrate(argv: readonly string[], io: Io, apiFor: (kubeConfig: KubeConfig) => MigrationApi = kubeMigrationApi): Promise<number> {
+export async function runKubectlMigrate(
+  argv: readonly string[],
+  io: Io,
+  apiFor: (kubeConfig: KubeConfig) => MigrationApi = kubeMigrationApi,
+  drainApiFor: (kubeConfig: KubeConfig) => DrainApi = kubeDrainApi,
+): Promise<number> {
   let command: Command;
   try {
     command = parseCommand(argv);
@@ -252,6 +258,8 @@ export async function runKubectlMigrate(argv: readonly string[], io: Io, apiFor:
         return await status(command, namespace, api, io);
       case 'history':
         return await history(command, namespace, api, io);
+      case 'drain':
+        return await runDrain(command, drainApiFor(kubeConfig), io);
     }
   } catch (error) {
     io.stderr.write(`${apiErrorText(error)}\n`);

@@ -6,12 +6,18 @@ export function isNodeReady(node: V1Node): boolean {
   return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
-export function nodeFacts(node: V1Node, hasAgent: boolean): NodeFacts {
+/** Whether the node carries the drain taint (`key`, effect NoSchedule), as KubeVirt reads it. */
+export function hasDrainTaint(node: V1Node | undefined, key: string): boolean {
+  return node?.spec?.taints?.some((t) => t.key === key && t.effect === 'NoSchedule') ?? false;
+}
+
+export function nodeFacts(node: V1Node, hasAgent: boolean, drainTaintKey?: string): NodeFacts {
   return {
     name: node.metadata?.name ?? '',
     labels: node.metadata?.labels ?? {},
     ready: isNodeReady(node),
     unschedulable: node.spec?.unschedulable === true,
     hasAgent,
+    draining: drainTaintKey !== undefined && hasDrainTaint(node, drainTaintKey),
   };
 }

@@ -19,7 +19,7 @@ const w = (key: string, sourceNode: string, second: number, priority?: Waiting['
 });
 
 describe('admit', () => {
-  it('admits in priority order, then creation time, never beyond the cluster limit', () => {
+  it('admits in priority order (system-critical, user-triggered, system-maintenance, none), then creation time, never beyond the cluster limit', () => {
     const cluster = nodes(...Array.from({ length: 10 }, (_, i) => `n${i}`));
     const waiting = [
       w('ns/late', 'n1', 9),
@@ -28,11 +28,13 @@ describe('admit', () => {
       w('ns/critical', 'n4', 5, 'system-critical'),
       w('ns/mid', 'n5', 4),
     ];
+    // user-triggered before system-maintenance, though created later.
+    expect(admit([w('ns/maint', 'n2', 0, 'system-maintenance'), w('ns/user', 'n3', 8, 'user-triggered')], [], { ...DEFAULTS, parallelMigrationsPerCluster: 1 }, chooser(cluster)).admitted.map((a) => a.migration.key)).toEqual(['ns/user']);
     const result = admit(waiting, [{ key: 'x/1', sourceNode: 'n8', targetNode: 'n9' }, { key: 'x/2', sourceNode: 'n9', targetNode: 'n8' }], DEFAULTS, chooser(cluster));
-    expect(result.admitted.map((a) => a.migration.key)).toEqual(['ns/critical', 'ns/early', 'ns/mid']);
+    expect(result.admitted.map((a) => a.migration.key)).toEqual(['ns/critical', 'ns/maint', 'ns/early']);
     expect(result.held.map((h) => [h.migration.key, h.reason])).toEqual([
+      ['ns/mid', 'ClusterLimit'],
       ['ns/late', 'ClusterLimit'],
-      ['ns/maint', 'ClusterLimit'],
     ]);
     expect(result.held[0]?.message).toBe('5 migrations running in the cluster (limit 5)');
   });

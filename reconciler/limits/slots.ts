@@ -10,8 +10,9 @@
 // - A slot is held from Scheduled (target chosen) until the migration is final: Scheduled,
 //   PreparingTarget, TargetReady, Running — a migration being aborted is still Running and keeps
 //   its slot until the agent confirms. Pending and Scheduling migrations are the queue.
-// - Order: priority (system-critical, user-triggered — the default —, system-maintenance), then
-//   creation time, then namespace/name. Admission is work-conserving: a migration held back by a
+// - Order: priority as KubeVirt's queue ranks it (system-critical, user-triggered,
+//   system-maintenance, then none — a user's own VMIM sets none), then creation time, then
+//   namespace/name. Admission is work-conserving: a migration held back by a
 //   per-node limit (its source's outbound, or every eligible target's inbound) keeps its place and
 //   later ones may pass it; when the cluster limit is reached nobody passes. A held migration is
 //   not starved: the per-node slot it needs is handed out in the same order when it frees.
@@ -105,6 +106,8 @@ const PRIORITY_RANK: Record<MigrationPriority, number> = {
   'user-triggered': 1,
   'system-maintenance': 2,
 };
+/** No spec.priority: after every priority (KubeVirt's queue value 0). */
+const UNSET_RANK = 3;
 
 function createdAt(w: Waiting): number {
   const ms = w.creationTimestamp === undefined ? NaN : Date.parse(w.creationTimestamp);
@@ -112,7 +115,8 @@ function createdAt(w: Waiting): number {
 }
 
 export function queueOrder(a: Waiting, b: Waiting): number {
-  const rank = PRIORITY_RANK[a.priority ?? 'user-triggered'] - PRIORITY_RANK[b.priority ?? 'user-triggered'];
+  const rankOf = (w: Waiting) => (w.priority === undefined ? UNSET_RANK : PRIORITY_RANK[w.priority]);
+  const rank = rankOf(a) - rankOf(b);
   if (rank !== 0) return rank;
   const ta = createdAt(a);
   const tb = createdAt(b);

@@ -35,6 +35,16 @@ describe('chooseTarget', () => {
     });
   });
 
+  it('never picks a node being drained (the drain taint), even the least loaded', () => {
+    const nodes = [node('src', { draining: true }), node('also-draining', { draining: true }), node('busy')];
+    expect(chooseTarget(nodes, { sourceNode: 'src' }, view({ busy: { inbound: 1, outbound: 1 } }))).toEqual({ ok: true, node: 'busy' });
+    expect(chooseTarget(nodes.slice(0, 2), { sourceNode: 'src' }, view())).toEqual({
+      ok: false,
+      unschedulable: true,
+      reason: '0/2 nodes eligible: also-draining is being drained; src is the source, is being drained',
+    });
+  });
+
   it('excludes cordoned nodes and nodes without an agent', () => {
     const nodes = [node('src'), node('cordoned', { unschedulable: true }), node('bare', { hasAgent: false })];
     const choice = chooseTarget(nodes, { sourceNode: 'src' }, view());

@@ -8,7 +8,8 @@
 //   the choice is deterministic and two reconciles of the same state agree.
 // - A node that is eligible but at its inbound limit is "busy", not ineligible: the migration waits
 //   for a slot (no unschedulable timer), as opposed to waiting for a node to become eligible.
-// - Taints other than cordon (spec.unschedulable) are not considered here.
+// - Of taints, only the drain taint (nodeDrainTaintKey, NoSchedule) counts: a node being drained
+//   receives no VMI, as cordoned ones (spec.unschedulable) do not. Other taints are not considered.
 // - Reasons list each node when there are few (≤ 6); otherwise they are grouped, with a few names.
 
 export interface NodeFacts {
@@ -17,6 +18,8 @@ export interface NodeFacts {
   ready: boolean;
   unschedulable: boolean;
   hasAgent: boolean;
+  /** Carries the drain taint: its VMIs are being evacuated. */
+  draining?: boolean;
 }
 
 export interface NodeLoad {
@@ -54,6 +57,7 @@ export function ineligibility(node: NodeFacts, sourceNode: string, selector: Rea
   if (node.name === sourceNode) reasons.push('is the source');
   if (!node.ready) reasons.push('not Ready');
   if (node.unschedulable) reasons.push('is unschedulable');
+  if (node.draining) reasons.push('is being drained');
   if (!node.hasAgent) reasons.push('has no agent');
   for (const [key, value] of Object.entries(selector)) {
     if (node.labels[key] !== value) reasons.push(`lacks label ${key}=${value}`);

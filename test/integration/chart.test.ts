@@ -471,7 +471,10 @@ describe('a release on the local API server', () => {
       ['reconciler', ['create', 'events', '-n', vmNs], 'yes'],
       ['reconciler', ['update', 'leases.coordination.k8s.io', '-n', releaseNs], 'yes'],
       ['reconciler', ['watch', 'configmaps/kubevirt-config', '-n', releaseNs], 'yes'],
-      ['reconciler', ['create', 'virtualmachineinstancemigrations.kubevirt.io', '-n', vmNs], 'no'],
+      // Node drain: the reconciler creates evacuation migrations, and reads nodes (taint, cordon).
+      ['reconciler', ['create', 'virtualmachineinstancemigrations.kubevirt.io', '-n', vmNs], 'yes'],
+      ['reconciler', ['list', 'nodes'], 'yes'],
+      ['reconciler', ['patch', 'nodes'], 'no'],
       ['reconciler', ['patch', 'virtualmachineinstances.kubevirt.io', '-n', vmNs], 'no'],
       ['reconciler', ['delete', 'nodes'], 'no'],
       ['reconciler', ['get', 'secrets', '-n', releaseNs], 'no'],

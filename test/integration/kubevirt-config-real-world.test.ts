@@ -79,7 +79,6 @@ describe('a kubevirt-config written for KubeVirt', () => {
     const applied = kubectlWithWarnings(['apply', '-f', '-'], configMapManifest(migrations));
     expect(applied.code).toBe(0);
     for (const warning of [
-      'data.migrations.nodeDrainTaintKey: accepted, but has no effect here: stored for node drain, which is not implemented yet',
       'data.migrations.unsafeMigrationOverride: accepted, but has no effect here',
       'data.migrations.network: accepted, but has no effect here',
       'data.migrations.matchSELinuxLevelOnMigration: accepted, but has no effect here',

@@ -40,6 +40,8 @@ export interface TestSystemOptions {
   agents?: (nodes: string[]) => NonNullable<LocalSystemOptions['agents']>;
   /** Extra environment for the components (e.g. LOG_LEVEL). */
   env?: Record<string, string>;
+  /** Further kubevirt-config data keys (e.g. evictionStrategy). */
+  configData?: Record<string, string>;
 }
 
 export async function startTestSystem(prefix: string, options: TestSystemOptions): Promise<TestSystem> {
@@ -58,7 +60,7 @@ export async function startTestSystem(prefix: string, options: TestSystemOptions
     namespace: ns,
     watchNamespace: ns,
     configLocation: { namespace: ns, name: 'kubevirt-config' },
-    configData: { 'feature-gates': options.featureGates ?? 'LiveMigration', ...(options.migrations ? { migrations: options.migrations } : {}) },
+    configData: { 'feature-gates': options.featureGates ?? 'LiveMigration', ...(options.migrations ? { migrations: options.migrations } : {}), ...options.configData },
     nodes,
     reconcilers: options.reconcilers,
     ...(options.agents ? { agents: options.agents(nodes.map((n) => n.name)) } : {}),
@@ -99,6 +101,7 @@ export interface VmiSpec {
   labels?: Record<string, string>;
   volumes?: Array<Record<string, unknown>>;
   nodeSelector?: Record<string, string>;
+  evictionStrategy?: string;
   /** Status extras (conditions); by default the VMI is Running and LiveMigratable. */
   conditions?: Array<Record<string, unknown>>;
 }
@@ -118,6 +121,7 @@ export async function createRunningVmi(system: TestSystem, name: string, spec: V
         domain: { resources: { requests: { memory: spec.memory ?? '64Mi' } }, devices: {} },
         volumes: spec.volumes ?? [],
         ...(spec.nodeSelector ? { nodeSelector: spec.nodeSelector } : {}),
+        ...(spec.evictionStrategy ? { evictionStrategy: spec.evictionStrategy } : {}),
       },
     },
   });

@@ -8,6 +8,8 @@ import { eventually, type TestSystem } from './system.js';
 export interface VmimRecorder {
   /** The versions of `name` seen so far, oldest first. */
   versions(name: string): VirtualMachineInstanceMigration[];
+  /** Every migration name seen, in the order first seen, with when (this process's clock) it was first seen. */
+  firstSeen(): Array<{ name: string; atMs: number; first: VirtualMachineInstanceMigration }>;
   /** Waits until `name` is deleted; returns its last version with a final phase. */
   finalBeforeGone(name: string, ms?: number): Promise<VirtualMachineInstanceMigration>;
   stop(): void;
@@ -16,6 +18,7 @@ export interface VmimRecorder {
 export async function recordMigrations(system: TestSystem): Promise<VmimRecorder> {
   const seen = new Map<string, VirtualMachineInstanceMigration[]>();
   const deleted = new Set<string>();
+  const first: Array<{ name: string; atMs: number; first: VirtualMachineInstanceMigration }> = [];
   let failure: unknown;
   const watch = new Watch(system.kubeConfig);
   const controller = await watch.watch(
@@ -23,6 +26,7 @@ export async function recordMigrations(system: TestSystem): Promise<VmimRecorder
     {},
     (type: string, object: VirtualMachineInstanceMigration) => {
       const name = object.metadata?.name ?? '';
+      if (!seen.has(name)) first.push({ name, atMs: Date.now(), first: object });
       seen.set(name, [...(seen.get(name) ?? []), object]);
       if (type === 'DELETED') deleted.add(name);
     },
@@ -33,6 +37,10 @@ export async function recordMigrations(system: TestSystem): Promise<VmimRecorder
   );
   return {
     versions: (name) => seen.get(name) ?? [],
+    firstSeen() {
+      if (failure) throw new Error(`watch ended: ${String(failure)}`);
+      return [...first];
+    },
     async finalBeforeGone(name, ms = 60_000) {
       await eventually(`${name} deleted (watch)`, async () => {
         if (failure) throw new Error(`watch ended: ${String(failure)}`);

@@ -25,11 +25,17 @@ describe('validateClusterConfig', () => {
       allowed: true,
       reason: 'Admitted',
       warnings: [
-        'data.migrations.nodeDrainTaintKey: accepted, but has no effect here: stored for node drain, which is not implemented yet',
         'data.migrations.unsafeMigrationOverride: accepted, but has no effect here: there is no migration-safety check here to override',
         'data.migrations.progressTimeot: unknown key, ignored (did you mean progressTimeout?)',
       ],
     });
+  });
+
+  it('admits evictionStrategy (the default for VMIs that set none) and refuses an unknown one, naming the key', () => {
+    expect(validateClusterConfig(location, 'kubevirt', configMap({ 'feature-gates': 'LiveMigration', evictionStrategy: 'LiveMigrate' }))).toEqual({ allowed: true, reason: 'Admitted' });
+    const decision = validateClusterConfig(location, 'kubevirt', configMap({ evictionStrategy: 'Migrate' }));
+    if (decision.allowed) throw new Error('expected a rejection');
+    expect(decision.message).toContain('data.evictionStrategy: must be one of None, LiveMigrate, LiveMigrateIfPossible, External (got "Migrate")');
   });
 
   it('refuses a bad feature-gate list', () => {

@@ -53,7 +53,8 @@ export class SchedulingPass {
     this.dispatch.keepOnly(new Set(all.filter((m) => m.status?.phase === 'Running').map((m) => m.metadata.uid ?? '')));
     const inFlightKeys = new Set(inFlight.map((f) => f.key));
     const busyVmis = new Map(all.filter((m) => inFlightKeys.has(migrationKey(m))).map((m) => [`${m.metadata.namespace}/${m.spec.vmiName}`, migrationKey(m)] as const));
-    const nodes = this.deps.caches.nodes.list().map((node) => nodeFacts(node, this.deps.agents.agentFor(node.metadata?.name ?? '') !== undefined));
+    const drainTaintKey = limits.nodeDrainTaintKey;
+    const nodes = this.deps.caches.nodes.list().map((node) => nodeFacts(node, this.deps.agents.agentFor(node.metadata?.name ?? '') !== undefined, drainTaintKey));
     const perVmi = oneInFlightPerVmi(waitingFrom(all), busyVmis);
     // The VMI first: one not running or not evaluated yet waits, one that cannot migrate fails.
     type Queued = (typeof perVmi.eligible)[number];
