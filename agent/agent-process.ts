@@ -94,6 +94,14 @@ export interface RunningAgentProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** `{node}` in a certificate or key path names the hosted node: each node serves its own certificate. */
+export const NODE_PLACEHOLDER = '{node}';
+
+function tlsForNode(tls: AgentTlsFiles, nodeName: string): AgentTlsFiles {
+  const of = (path: string) => path.split(NODE_PLACEHOLDER).join(nodeName);
+  return { ...tls, certFile: of(tls.certFile), keyFile: of(tls.keyFile) };
+}
+
 function hostForUrl(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
@@ -138,7 +146,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
         version: options.version,
       });
       apps.push(agentApp);
-      const server = await startAgentServer({ app: agentApp.app, tls: options.tls, host: options.listenAddress, port: options.port ?? 0, logger });
+      const server = await startAgentServer({ app: agentApp.app, tls: tlsForNode(options.tls, nodeName), host: options.listenAddress, port: options.port ?? 0, logger });
       servers.push(server);
       const endpoint = `https://${hostForUrl(options.advertiseAddress)}:${server.port}`;
       const registration = options.kubeConfig

@@ -27,8 +27,14 @@ const values = parseFlags({
       help: 'address the reconciler dials (default: the listen address; required on a wildcard)',
     },
     port: { type: 'string', value: 'PORT', env: 'AGENT_PORT', default: '0 (a free port)', help: 'port of the agent API' },
-    'tls-cert': { type: 'string', value: 'FILE', env: 'AGENT_TLS_CERT_FILE', help: 'serving certificate', required: true },
-    'tls-key': { type: 'string', value: 'FILE', env: 'AGENT_TLS_KEY_FILE', help: 'its private key', required: true },
+    'tls-cert': {
+      type: 'string',
+      value: 'FILE',
+      env: 'AGENT_TLS_CERT_FILE',
+      help: 'serving certificate, naming its node (<node>.agent.live-migration.io); {node} in the path is the node name',
+      required: true,
+    },
+    'tls-key': { type: 'string', value: 'FILE', env: 'AGENT_TLS_KEY_FILE', help: 'its private key ({node} as above)', required: true },
     'client-ca': { type: 'string', value: 'FILE', env: 'AGENT_CLIENT_CA_FILE', help: "the CA that signs allowed callers' certificates", required: true },
     'allowed-callers': {
       type: 'string',

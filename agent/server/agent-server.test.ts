@@ -187,10 +187,11 @@ describe('caller authentication (mutual TLS)', () => {
 
   it('an agent certified by name is checked against the configured server name, not its address', async () => {
     const named = await startNode('node-named', 'named-agent');
+    const byName = (serverName: string) => new HttpsAgentClient({ nodeName: named.name, baseUrl: named.url, tls: good, serverName });
     try {
       await expect(client(named).health()).rejects.toMatchObject({ code: 'Unauthenticated' });
-      await expect(client(named, { ...good, serverName: 'lm-agent.other.svc' }).health()).rejects.toMatchObject({ code: 'Unauthenticated' });
-      await expect(client(named, { ...good, serverName: 'lm-agent.lm-system.svc' }).health()).resolves.toMatchObject({ nodeName: 'node-named' });
+      await expect(byName('lm-agent.other.svc').health()).rejects.toMatchObject({ code: 'Unauthenticated' });
+      await expect(byName('lm-agent.lm-system.svc').health()).resolves.toMatchObject({ nodeName: 'node-named' });
     } finally {
       await named.server.close(100);
     }
