@@ -1,5 +1,6 @@
 // VirtualMachineInstance: only the fields migration reads or writes are typed; the rest of the spec
 // (the domain, devices we do not inspect) and of the status is kept as it is.
+import { QUANTITY_MAX_LENGTH, QUANTITY_PATTERN } from '../quantity.js';
 import { conditionSchema, migrationStateSchema, type Condition, type MigrationState } from './migration-state.js';
 import type { JsonSchema } from './json-schema.js';
 import type { ObjectMeta } from './object-meta.js';
@@ -24,6 +25,20 @@ const opaque = (description: string): JsonSchema => ({
   description,
   'x-kubernetes-preserve-unknown-fields': true,
 });
+
+/**
+ * A memory size migration reads (its size, its timeout): a Kubernetes quantity whose length and
+ * exponent are bounded in the schema itself, so `1e300000000` is refused by the API server, naming
+ * the field, before any component parses it.
+ */
+const memoryQuantity: JsonSchema = {
+  'x-kubernetes-int-or-string': true,
+  anyOf: [{ type: 'integer' }, { type: 'string' }],
+  minimum: 0,
+  pattern: QUANTITY_PATTERN.replace('^[+-]?', '^\\+?'),
+  maxLength: QUANTITY_MAX_LENGTH,
+  description: 'A Kubernetes quantity (e.g. 2Gi); at most 64 characters and a decimal exponent of at most 18.',
+};
 
 export const volumeSchema: JsonSchema = {
   type: 'object',
@@ -52,7 +67,20 @@ export const vmiSpecSchema: JsonSchema = {
       description: 'Labels every node hosting this VMI must have, the migration target included.',
     },
     volumes: { type: 'array', items: volumeSchema },
-    domain: opaque('The guest: memory, CPU, devices (kept as given).'),
+    domain: {
+      ...opaque('The guest: memory, CPU, devices (kept as given; the memory sizes migration reads are bounded quantities).'),
+      properties: {
+        memory: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { guest: memoryQuantity } },
+        resources: {
+          type: 'object',
+          'x-kubernetes-preserve-unknown-fields': true,
+          properties: {
+            requests: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { memory: memoryQuantity } },
+            limits: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { memory: memoryQuantity } },
+          },
+        },
+      },
+    },
   },
 };
 
