@@ -122,7 +122,7 @@ describe('an agent bound to its node', () => {
     const user = `system:serviceaccount:${system.ns}:${AGENT_SERVICE_ACCOUNT}`;
     const can = (...args: string[]) => kubectl(['auth', 'can-i', ...args, `--as=${user}`]).stdout.trim();
     expect(can('patch', 'nodes')).toBe('yes');
-    expect(can('patch', 'nodes/status')).toBe('no');
+    expect(can('patch', 'nodes', '--subresource=status')).toBe('no');
     expect(can('delete', 'nodes')).toBe('no');
     expect(can('update', 'leases', '-n', system.ns)).toBe('yes');
     expect(can('update', 'leases', '-n', 'kube-system')).toBe('no');
