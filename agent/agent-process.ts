@@ -62,8 +62,13 @@ export interface AgentProcessOptions {
   port?: number;
   tls: AgentTlsFiles;
   allowedCallers: AllowedCaller[];
-  /** Without a KubeConfig nothing is registered (a standalone agent, e.g. for a benchmark). */
-  kubeConfig?: KubeConfig;
+  /**
+   * Without a KubeConfig nothing is registered (a standalone agent, e.g. for a benchmark). A function
+   * gives each hosted node its own credentials: an agent may write only its own node's Node and
+   * Lease (the API server checks the node its token is bound to), so simulated nodes sharing a
+   * process each register with a token of their own.
+   */
+  kubeConfig?: KubeConfig | ((nodeName: string) => KubeConfig);
   namespace: string;
   healthAddress?: string;
   /** Plain HTTP port of /healthz, /readyz, /metrics; 0 = a free port. */
@@ -151,7 +156,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
       const endpoint = `https://${hostForUrl(options.advertiseAddress)}:${server.port}`;
       const registration = options.kubeConfig
         ? new AgentRegistration({
-            kubeConfig: options.kubeConfig,
+            kubeConfig: typeof options.kubeConfig === 'function' ? options.kubeConfig(nodeName) : options.kubeConfig,
             nodeName,
             namespace: options.namespace,
             endpoint,

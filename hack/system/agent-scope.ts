@@ -5,6 +5,8 @@
 // the token itself: a ServiceAccount token bound to a Pod carries the Pod's node in the user's extra
 // `authentication.kubernetes.io/node-name` (Kubernetes 1.30+), which no client can forge. A token
 // bound to no Pod names no node and may change nothing.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CoreV1Api, KubernetesObjectApi, RbacAuthorizationV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { AGENT_LEASE_PREFIX } from '../../agent/registration.js';
 import { serviceAccountUsername } from '../../webhook/registration.js';
@@ -116,4 +118,54 @@ export async function createAgentScope(kubeConfig: KubeConfig, namespace: string
 export async function deleteAgentScope(kubeConfig: KubeConfig, scope: AgentScope): Promise<void> {
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   for (const [apiVersion, kind, name] of scope.clusterObjects) await objects.delete({ apiVersion, kind, metadata: { name } }).catch(() => undefined);
+}
+
+/**
+ * A kubeconfig per node for the agents' ServiceAccount, with a token bound to a Pod on that node (as
+ * the kubelet mounts one; no kubelet runs here, so the Pod never starts): the API server names the
+ * node in the token's user info and the policy above lets each node's registration write only its
+ * own Node and Lease. Returns the path with `{node}` for the agent's --kubeconfig.
+ */
+export async function agentNodeKubeconfigs(kubeConfig: KubeConfig, namespace: string, nodes: readonly string[], workDir: string): Promise<string> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const ca = cluster.caData ? { 'certificate-authority-data': cluster.caData } : { 'certificate-authority': cluster.caFile };
+  for (const node of nodes) {
+    const file = join(workDir, `agent-${node}.kubeconfig`);
+    if (existsSync(file)) continue;
+    const name = `agent-pod-${node}`.slice(0, 253);
+    const pod = await core
+      .createNamespacedPod({
+        namespace,
+        body: {
+          metadata: { name },
+          spec: { nodeName: node, serviceAccountName: AGENT_SERVICE_ACCOUNT, automountServiceAccountToken: false, containers: [{ name: 'agent', image: 'live-migration:local' }] },
+        },
+      })
+      .catch(async (error: unknown) => {
+        ignoreConflict(error);
+        return core.readNamespacedPod({ name, namespace });
+      });
+    const issued = await core.createNamespacedServiceAccountToken({
+      name: AGENT_SERVICE_ACCOUNT,
+      namespace,
+      body: { spec: { audiences: [], expirationSeconds: 24 * 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata?.uid } } },
+    });
+    const token = issued.status?.token;
+    if (!token) throw new Error(`no token issued for the agent of node ${node}`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'local', cluster: { server: cluster.server, ...ca } }],
+        users: [{ name: 'agent', user: { token } }],
+        contexts: [{ name: 'local', context: { cluster: 'local', user: 'agent', namespace } }],
+        'current-context': 'local',
+      }),
+      { mode: 0o600 },
+    );
+  }
+  return join(workDir, 'agent-{node}.kubeconfig');
 }

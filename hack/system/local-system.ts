@@ -14,7 +14,7 @@ import { freePort } from '../control-plane/ports.js';
 import { agentCertificatePaths, createComponentPki, issueAgentCertificate, RECONCILER_CALLER, type ComponentPki } from './component-pki.js';
 import { createSimulatedNodes, deleteSimulatedNodes, type SimulatedNode } from './simulated-nodes.js';
 import { createReconcilerIdentity, deleteReconcilerIdentity, type ReconcilerIdentity } from './reconciler-identity.js';
-import { createAgentScope, deleteAgentScope, type AgentScope } from './agent-scope.js';
+import { agentNodeKubeconfigs, createAgentScope, deleteAgentScope, type AgentScope } from './agent-scope.js';
 import { webhookConfigurations } from './webhook-configurations.js';
 
 export interface ComponentProcess {
@@ -161,6 +161,10 @@ export async function startAgentComponent(state: LocalSystemState, index: number
   const name = agentComponentName(options, index);
   state.processes = state.processes.filter((p) => p.name !== name);
   for (const node of spec.nodes) issueAgentCertificate(pki, node);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(options.kubeconfig);
+  // Each node registers as the agents' ServiceAccount with a token bound to that node, as in a cluster.
+  const agentKubeconfig = await agentNodeKubeconfigs(kubeConfig, options.namespace, spec.nodes, options.workDir);
   const agentPort = await freePort();
   const agent = spawnComponent(options, name, [
     `--driver=${spec.driver}`,
@@ -173,7 +177,7 @@ export async function startAgentComponent(state: LocalSystemState, index: number
     `--health-port=${agentPort}`,
     '--health-address=127.0.0.1',
     ...(spec.extraArgs ?? []),
-  ], agentPort);
+  ], agentPort, agentKubeconfig);
   state.processes.push(agent);
   await waitHealthy(agent, `http://127.0.0.1:${agentPort}/readyz`);
   return agent;
@@ -190,8 +194,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     await ensureNamespace(kubeConfig, options.configLocation.namespace);
     state.reconcilerIdentity = await createReconcilerIdentity(kubeConfig, options.namespace, options.workDir);
     const reconcilerUsername = state.reconcilerIdentity.username;
-    // The simulated agents host many nodes in one process, so they run as the kubeconfig's user; the
-    // agents' own identity and its policy are installed all the same (test/integration/agent-scope.test.ts).
+    // The agents' ServiceAccount, RBAC and policy, as the chart installs them; each agent node
+    // registers under it with a token bound to its node (startAgentComponent).
     state.agentScope = await createAgentScope(kubeConfig, options.namespace);
     if (options.configData) {
       await applyObject(kubeConfig, {

@@ -392,7 +392,7 @@ afterAll(async () => {
   if (system) await stopLocalSystem(system);
   if (webhook) await stopComponent(webhook);
   if (installed) helm(['uninstall', release, '-n', releaseNs]);
-  rmSync(workDir, { recursive: true, force: true });
+  if (!process.env.KEEP_CHART_DIR)   rmSync(workDir, { recursive: true, force: true });
 }, 120_000);
 
 describe('a release on the local API server', () => {
@@ -437,14 +437,13 @@ describe('a release on the local API server', () => {
       env: { KUBECONFIG: serviceAccountKubeconfig('reconciler') },
       leaderElection: { leaseDurationSeconds: 4, renewDeadlineMs: 3000, retryPeriodMs: 500 },
     });
-    // One agent per node under the chart's agent ServiceAccount, each with a token bound to a Pod on
-    // its node as the kubelet would mount it (the chart's policy admits nothing else); the
-    // reconciler already runs under its own.
-    system.options.agents = nodeNames.map((node) => ({ nodes: [node], driver: 'simulation' as const }));
-    for (const [index, node] of nodeNames.entries()) {
-      system.options.env = { KUBECONFIG: boundAgentKubeconfig(node) };
-      await startAgentComponent(system, index);
-    }
+    // The agent under the chart's agent ServiceAccount: each node it hosts registers with a token
+    // bound to a Pod on that node, as the kubelet would mount it (the chart's policy admits nothing
+    // else); the reconciler already runs under its own.
+    for (const node of nodeNames) boundAgentKubeconfig(node);
+    system.options.agents = [{ nodes: nodeNames, driver: 'simulation' }];
+    system.options.env = { KUBECONFIG: join(workDir, 'agent-{node}.kubeconfig') };
+    await startAgentComponent(system, 0);
 
     const refused = kubectl(['apply', '-f', '-'], vmimManifest('to-nowhere', 'no-such-vmi'));
     expect(refused.code).toBe(1);
