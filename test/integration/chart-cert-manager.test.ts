@@ -30,6 +30,8 @@ let vmNs = '';
 let release = '';
 let fullname = '';
 let webhookPort = 0;
+/** The node the release runs an agent on (set explicitly: other test files' Nodes share the API server). */
+const AGENT_NODE = 'cm-worker-1';
 let installed = false;
 
 function helm(args: string[]) {
@@ -79,7 +81,7 @@ afterAll(async () => {
   if (releaseNs) {
     // cert-manager's Secrets are not part of the release (see the chart README).
     kubectl(['delete', 'secret', '-n', releaseNs, '-l', 'controller.cert-manager.io/fao=true', '--ignore-not-found']);
-    kubectl(['delete', 'secret', '-n', releaseNs, `${fullname}-ca`, `${fullname}-webhook-tls`, `${fullname}-agent-tls`, `${fullname}-reconciler-tls`, '--ignore-not-found']);
+    kubectl(['delete', 'secret', '-n', releaseNs, `${fullname}-ca`, `${fullname}-webhook-tls`, `${fullname}-agent-${AGENT_NODE}-tls`, `${fullname}-reconciler-tls`, '--ignore-not-found']);
     kubectl(['delete', 'certificaterequests', '--all', '-n', releaseNs, '--ignore-not-found']);
   }
   if (workDir) rmSync(workDir, { recursive: true, force: true });
@@ -92,13 +94,14 @@ describe('the chart with cert-manager', () => {
     writeFileSync(values, JSON.stringify({
       certManager: { enabled: true },
       kubevirtConfig: { namespace: releaseNs },
+      agent: { nodes: [AGENT_NODE] },
       webhook: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': vmNs } }, service: { externalName: 'localhost', port: webhookPort }, timeoutSeconds: 5 },
     }));
     const install = helm(['install', release, CHART_DIR, '-n', releaseNs, '--skip-crds', '-f', values]);
     expect(install.stderr).toBe('');
     installed = true;
 
-    for (const certificate of ['ca', 'webhook', 'agent', 'reconciler-client']) {
+    for (const certificate of ['ca', 'webhook', `agent-${AGENT_NODE}`, 'reconciler-client']) {
       await eventually(`Certificate ${fullname}-${certificate} Ready (logs in ${workDir})`, async () =>
         jsonpath(['get', 'certificate', `${fullname}-${certificate}`, '-n', releaseNs], '{.status.conditions[?(@.type=="Ready")].status}') === 'True' ? true : undefined,
       60_000, 500);
@@ -106,11 +109,14 @@ describe('the chart with cert-manager', () => {
     const ca = jsonpath(['get', 'secret', `${fullname}-ca`, '-n', releaseNs], '{.data.tls\\.crt}');
     expect(ca).not.toBe('');
     // Every leaf is signed by the chart's CA (its ca.crt is the CA certificate).
-    for (const secret of ['webhook-tls', 'agent-tls', 'reconciler-tls']) {
+    for (const secret of ['webhook-tls', `agent-${AGENT_NODE}-tls`, 'reconciler-tls']) {
       expect(jsonpath(['get', 'secret', `${fullname}-${secret}`, '-n', releaseNs], '{.data.ca\\.crt}')).toBe(ca);
     }
     const reconcilerSubject = execFileSync('openssl', ['x509', '-noout', '-subject', '-in', secretFile(`${fullname}-reconciler-tls`, 'tls.crt')], { encoding: 'utf8' });
     expect(reconcilerSubject).toContain('CN = live-migration-reconciler');
+    // The agent's certificate names its node and nothing else: the identity the reconciler checks.
+    const agentNames = execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName', '-in', secretFile(`${fullname}-agent-${AGENT_NODE}-tls`, 'tls.crt')], { encoding: 'utf8' });
+    expect(agentNames.split('\n').slice(1).join('').trim()).toBe(`DNS:${AGENT_NODE}.agent.live-migration.io`);
 
     for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
       await eventually(`${kind} caBundle injected`, async () => {
