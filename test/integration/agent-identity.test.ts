@@ -4,13 +4,17 @@
 // migration waits, says why in its AgentResponsive condition, and fails at targetReadyTimeout with
 // that reason. Ordinary migrations between the simulated nodes (each with its own certificate) run.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, renameSync } from 'node:fs';
+import { connect } from 'node:tls';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { AGENT_ENDPOINT_ANNOTATION } from '../../agent/registration.js';
+import { agentServerName } from '../../agent/node-identity.js';
+import { issueCertificate } from '../../hack/control-plane/pki.js';
 import { createGhostNode } from '../setup/ghost-node.js';
 import { createMigration, createRunningVmi, eventually, getMigration, startTestSystem, type TestSystem } from '../setup/system.js';
 
@@ -113,4 +117,73 @@ describe('the reconciler calls only the agent that proves its node', () => {
     expect(vmim.status?.migrationState?.failureReason).toContain('not trusted');
     expect(requests).toBe(0);
   });
+});
+
+/** The certificate a listener serves now (a new connection), checked against the CA and the node's name. */
+function servedCertificate(endpoint: string, node: string): Promise<string> {
+  const url = new URL(endpoint);
+  const { pki } = system.state;
+  return new Promise((resolve, reject) => {
+    const socket = connect(
+      { host: url.hostname, port: Number(url.port), servername: agentServerName(node), ca: readFileSync(pki.caCert), cert: readFileSync(pki.reconcilerCert), key: readFileSync(pki.reconcilerKey) },
+      () => {
+        resolve(socket.getPeerX509Certificate()?.fingerprint256 ?? '');
+        socket.destroy();
+      },
+    );
+    socket.on('error', reject);
+  });
+}
+
+function logLines(component: string, message: string): number {
+  const log = system.state.processes.find((p) => p.name === component)?.logFile ?? '';
+  return readFileSync(log, 'utf8').split('\n').filter((line) => line.includes(message)).length;
+}
+
+async function callsByCode(): Promise<Record<string, number>> {
+  const agent = system.state.processes.find((p) => p.name === 'agent');
+  const text = await (await fetch(`http://127.0.0.1:${agent?.port}/metrics`)).text();
+  const codes: Record<string, number> = {};
+  for (const line of text.split('\n').filter((l) => l.startsWith('live_migration_agent_calls_total{'))) {
+    const code = /code="(\d+)"/.exec(line)?.[1] ?? '?';
+    codes[code] = (codes[code] ?? 0) + Number(line.split(' ').pop());
+  }
+  return codes;
+}
+
+describe('certificates rotated on disk', () => {
+  it('an agent’s serving certificate and the reconciler’s client certificate are taken up without a restart, and no call fails', async () => {
+    const { pki } = system.state;
+    const node = system.nodes[0] ?? '';
+    const endpoint = (await system.core.readNode({ name: node })).metadata?.annotations?.[AGENT_ENDPOINT_ANNOTATION] ?? '';
+    const before = await servedCertificate(endpoint, node);
+    const agentReloads = logLines('agent', 'TLS material reloaded');
+    const reconcilerReloads = logLines('reconciler-0', 'TLS material reloaded');
+    const pids = system.state.processes.map((p) => p.pid);
+
+    // As cert-manager and a Secret volume would: new keys, each file replaced whole.
+    const ca = { cert: pki.caCert, key: pki.caKey };
+    const [agentCert, agentKey] = issueCertificate(pki.dir, `rotated-${node}`, ca, { commonName: agentServerName(node), altNames: { dns: [agentServerName(node)] }, usage: 'server' });
+    const [clientCert, clientKey] = issueCertificate(pki.dir, 'rotated-reconciler', ca, { commonName: 'live-migration-reconciler', usage: 'client' });
+    renameSync(agentKey, join(pki.dir, `agent-${node}.key`));
+    renameSync(agentCert, join(pki.dir, `agent-${node}.crt`));
+    renameSync(clientKey, pki.reconcilerKey);
+    renameSync(clientCert, pki.reconcilerCert);
+    const rotated = new X509Certificate(readFileSync(join(pki.dir, `agent-${node}.crt`))).fingerprint256;
+
+    // Within a minute: each component says so, and a new connection gets the new certificate.
+    await eventually('the agent reloads', async () => (logLines('agent', 'TLS material reloaded') > agentReloads ? true : undefined), 60_000, 250);
+    await eventually('the reconciler reloads', async () => (logLines('reconciler-0', 'TLS material reloaded') > reconcilerReloads ? true : undefined), 60_000, 250);
+    const after = await servedCertificate(endpoint, node);
+    expect(after).not.toBe(before);
+    expect(after).toBe(rotated);
+
+    // Calls go on over the new material: a migration from the rotated node runs to the end.
+    await createRunningVmi(system, 'vm-rotated', { node });
+    await createMigration(system, 'rotated', 'vm-rotated', { addedNodeSelector: { 'kubernetes.io/hostname': system.nodes[1] ?? '' } });
+    expect((await settled('rotated')).status?.phase).toBe('Succeeded');
+    // No call was refused or failed on the agents at any time (401/403 would show a rejected certificate).
+    expect(Object.keys(await callsByCode()).filter((code) => !code.startsWith('2'))).toEqual([]);
+    expect(system.state.processes.map((p) => p.pid)).toEqual(pids);
+  }, 120_000);
 });
