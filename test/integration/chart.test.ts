@@ -392,7 +392,7 @@ afterAll(async () => {
   if (system) await stopLocalSystem(system);
   if (webhook) await stopComponent(webhook);
   if (installed) helm(['uninstall', release, '-n', releaseNs]);
-  if (!process.env.KEEP_CHART_DIR)   rmSync(workDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
 }, 120_000);
 
 describe('a release on the local API server', () => {
