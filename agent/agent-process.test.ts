@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { createCertificateAuthority, issueCertificate } from '../hack/control-plane/pki.js';
-import { startAgentProcess, type RunningAgentProcess } from './agent-process.js';
+import { startAgentProcess, type HostedNode, type RunningAgentProcess } from './agent-process.js';
+import { agentServerName } from './node-identity.js';
 import { HttpsAgentClient, type AgentClientTls } from './client.js';
 import { parseAllowedCallers } from './server/caller-check.js';
 
@@ -100,5 +101,36 @@ describe('agent process (simulation, several nodes)', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('live_migration_agent_calls_total{node="node-1",route="/v1/migrations/:uid/start",code="202"} 1');
     expect(metrics).toContain('live_migration_agent_migrations{node="node-1",state="Completed"} 1');
+  });
+
+  it('with {node} in the certificate paths, each node serves its own certificate, and no other node’s name is accepted', async () => {
+    const ca = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') };
+    for (const node of ['node-x', 'node-y']) {
+      issueCertificate(dir, `own-${node}`, ca, { commonName: agentServerName(node), altNames: { dns: [agentServerName(node)] }, usage: 'server' });
+    }
+    const own = await startAgentProcess({
+      driver: 'simulation',
+      nodes: ['node-x', 'node-y'],
+      listenAddress: '127.0.0.1',
+      advertiseAddress: '127.0.0.1',
+      tls: { certFile: join(dir, 'own-{node}.crt'), keyFile: join(dir, 'own-{node}.key'), clientCaFile: ca.cert },
+      allowedCallers: parseAllowedCallers(['O=live-migration-tools']),
+      namespace: 'unused',
+      healthAddress: '127.0.0.1',
+      healthPort: 0,
+      version: '9.9.9',
+      logger: pino({ level: 'silent' }),
+      defaultMetrics: false,
+    });
+    try {
+      const [x, y] = own.nodes as [HostedNode, HostedNode];
+      const call = (hosted: HostedNode, asNode: string) => new HttpsAgentClient({ nodeName: asNode, baseUrl: hosted.endpoint, tls, serverName: agentServerName(asNode) }).health();
+      await expect(call(x, 'node-x')).resolves.toMatchObject({ nodeName: 'node-x' });
+      await expect(call(y, 'node-y')).resolves.toMatchObject({ nodeName: 'node-y' });
+      // node-y's listener dialled as node-x: its certificate does not name node-x.
+      await expect(call(y, 'node-x')).rejects.toMatchObject({ code: 'Unauthenticated', message: expect.stringContaining("does not match certificate's altnames") });
+    } finally {
+      await own.stop(100);
+    }
   });
 });

@@ -62,8 +62,13 @@ export interface AgentProcessOptions {
   port?: number;
   tls: AgentTlsFiles;
   allowedCallers: AllowedCaller[];
-  /** Without a KubeConfig nothing is registered (a standalone agent, e.g. for a benchmark). */
-  kubeConfig?: KubeConfig;
+  /**
+   * Without a KubeConfig nothing is registered (a standalone agent, e.g. for a benchmark). A function
+   * gives each hosted node its own credentials: an agent may write only its own node's Node and
+   * Lease (the API server checks the node its token is bound to), so simulated nodes sharing a
+   * process each register with a token of their own.
+   */
+  kubeConfig?: KubeConfig | ((nodeName: string) => KubeConfig);
   namespace: string;
   healthAddress?: string;
   /** Plain HTTP port of /healthz, /readyz, /metrics; 0 = a free port. */
@@ -92,6 +97,14 @@ export interface RunningAgentProcess {
   registered: Promise<void>;
   /** New work refused, Leases deleted, listeners closed. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** `{node}` in a certificate or key path names the hosted node: each node serves its own certificate. */
+export const NODE_PLACEHOLDER = '{node}';
+
+function tlsForNode(tls: AgentTlsFiles, nodeName: string): AgentTlsFiles {
+  const of = (path: string) => path.split(NODE_PLACEHOLDER).join(nodeName);
+  return { ...tls, certFile: of(tls.certFile), keyFile: of(tls.keyFile) };
 }
 
 function hostForUrl(address: string): string {
@@ -138,12 +151,12 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
         version: options.version,
       });
       apps.push(agentApp);
-      const server = await startAgentServer({ app: agentApp.app, tls: options.tls, host: options.listenAddress, port: options.port ?? 0, logger });
+      const server = await startAgentServer({ app: agentApp.app, tls: tlsForNode(options.tls, nodeName), host: options.listenAddress, port: options.port ?? 0, logger });
       servers.push(server);
       const endpoint = `https://${hostForUrl(options.advertiseAddress)}:${server.port}`;
       const registration = options.kubeConfig
         ? new AgentRegistration({
-            kubeConfig: options.kubeConfig,
+            kubeConfig: typeof options.kubeConfig === 'function' ? options.kubeConfig(nodeName) : options.kubeConfig,
             nodeName,
             namespace: options.namespace,
             endpoint,

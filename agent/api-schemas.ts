@@ -4,6 +4,7 @@
 // migration that silently runs uncapped because `bandwidthBytesPerSecnd` was ignored.
 import { compileSchema, formatIssues, type SchemaValidator } from '../api/validation.js';
 import type { JsonSchema } from '../api/schemas/json-schema.js';
+import { checkMigrationDestination } from '../common/network-checks.js';
 import type { PrepareTargetRequest, StartMigrationRequest } from './contract.js';
 
 /**
@@ -20,16 +21,19 @@ export function isMigrationUid(value: string): boolean {
 const nonEmpty: JsonSchema = { type: 'string', minLength: 1, maxLength: 253 };
 const bytes: JsonSchema = { type: 'integer', format: 'int64', minimum: 0 };
 
+/** Namespace and name become a libvirt domain name and a virsh argument: DNS labels only. */
+const dnsLabel: JsonSchema = { type: 'string', minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' };
+
 const vmiRef: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['namespace', 'name'],
-  properties: { namespace: nonEmpty, name: nonEmpty, uid: { type: 'string', maxLength: 128 } },
+  properties: { namespace: dnsLabel, name: dnsLabel, uid: { type: 'string', maxLength: 128 } },
 };
 
 const annotations: JsonSchema = {
   type: 'object',
-  additionalProperties: { type: 'string' },
+  additionalProperties: { type: 'string', maxLength: 16_384 },
 };
 
 /** Port → proxied port (0 for the migration stream), as in KubeVirt's targetDirectMigrationNodePorts. */
@@ -62,7 +66,7 @@ export const startMigrationRequestSchema: JsonSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['nodeName', 'address', 'ports'],
-      properties: { nodeName: nonEmpty, address: nonEmpty, ports },
+      properties: { nodeName: nonEmpty, address: { type: 'string', minLength: 1, maxLength: 45 }, ports },
     },
     bandwidthBytesPerSecond: bytes,
     maxDowntimeMs: { type: 'integer', minimum: 1, maximum: 3_600_000 },
@@ -83,4 +87,13 @@ function checker<T>(schema: JsonSchema): (body: unknown) => BodyCheck<T> {
 }
 
 export const checkPrepareTargetRequest = checker<PrepareTargetRequest>(prepareTargetRequestSchema);
-export const checkStartMigrationRequest = checker<StartMigrationRequest>(startMigrationRequestSchema);
+const checkStartShape = checker<StartMigrationRequest>(startMigrationRequestSchema);
+
+/** The shape, then the destination as it will be spliced into the migration URI (an IP, port numbers). */
+export function checkStartMigrationRequest(body: unknown): BodyCheck<StartMigrationRequest> {
+  const shape = checkStartShape(body);
+  if (!shape.ok) return shape;
+  const { address, ports } = shape.value.destination;
+  const bad = checkMigrationDestination(address, ports, { address: 'destination.address', ports: 'destination.ports' });
+  return bad ? { ok: false, error: bad } : shape;
+}

@@ -27,6 +27,7 @@ import {
   type StartMigrationRequest,
   type TargetReady,
 } from './contract.js';
+import { agentServerName } from './node-identity.js';
 
 export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
 /** Answers are small; a larger one is a broken or hostile server. */
@@ -38,19 +39,12 @@ export interface AgentClientTls {
   /** This caller's client certificate and key. */
   cert: Buffer | string;
   key: Buffer | string;
-  /**
-   * The name every agent's certificate carries (e.g. the chart's `<release>-agent.<ns>.svc`).
-   * Agents are dialled by node IP, and one certificate cannot list every node's IP; when set, the
-   * certificate is checked against this name instead of the address.
-   */
-  serverName?: string;
 }
 
 export interface AgentClientTlsFiles {
   caFile: string;
   certFile: string;
   keyFile: string;
-  serverName?: string;
 }
 
 /** TLS of a client: fixed, or read anew for each connection (files that are reloaded on change). */
@@ -61,7 +55,7 @@ export function watchClientTls(files: AgentClientTlsFiles, logger: TlsReloadLogg
   const watcher = new TlsFileWatcher({ certFile: files.certFile, keyFile: files.keyFile, caFile: files.caFile }, logger, pollMs);
   const tls = (): AgentClientTls => {
     const { cert, key, ca } = watcher.current;
-    return { cert, key, ca: ca ?? Buffer.alloc(0), ...(files.serverName ? { serverName: files.serverName } : {}) };
+    return { cert, key, ca: ca ?? Buffer.alloc(0) };
   };
   return { tls, watcher };
 }
@@ -71,6 +65,11 @@ export interface HttpsAgentClientOptions {
   /** e.g. https://127.0.0.1:40123, from the node's agent-endpoint annotation. */
   baseUrl: string;
   tls: AgentClientTlsSource;
+  /**
+   * The name the agent's certificate must carry instead of the dialled address: the pool sets each
+   * node's own (agentServerName), so a certificate of another node is refused.
+   */
+  serverName?: string;
   timeoutMs?: number;
   /** A keep-alive connection pool; one of its own when absent. */
   agent?: Agent;
@@ -199,7 +198,8 @@ export class HttpsAgentClient implements NodeAgentApi {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const url = new URL(`${this.baseUrl}${path}`);
     // Read per request: new connections use rotated material (the keep-alive pool keys sockets by it).
-    const { ca, cert, key, serverName } = typeof this.options.tls === 'function' ? this.options.tls() : this.options.tls;
+    const { ca, cert, key } = typeof this.options.tls === 'function' ? this.options.tls() : this.options.tls;
+    const { serverName } = this.options;
     const requestOptions: RequestOptions = {
       method,
       hostname: url.hostname.replace(/^\[|\]$/g, ''),
@@ -278,7 +278,8 @@ export interface AgentClientPoolOptions {
 /**
  * One client per node, for its current endpoint, sharing one keep-alive connection pool. A node
  * whose endpoint changed gets a new client and the old one is dropped, so the pool holds at most
- * one client per node (nothing per migration).
+ * one client per node (nothing per migration). Each client accepts only its node's own certificate
+ * (agentServerName): one node's agent cannot answer for another.
  */
 export class AgentClientPool {
   private readonly clients = new Map<string, HttpsAgentClient>();
@@ -293,6 +294,7 @@ export class AgentClientPool {
         nodeName,
         baseUrl: endpoint,
         tls: this.options.tls,
+        serverName: agentServerName(nodeName),
         agent: this.agent,
         ...(this.options.timeoutMs !== undefined ? { timeoutMs: this.options.timeoutMs } : {}),
       });

@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { parseFlags } from './flags.js';
 import { stopOnSignals } from './lifecycle.js';
-import { DRIVERS, MULTI_NODE_DRIVERS, startAgentProcess, type DriverName } from '../agent/agent-process.js';
+import { DRIVERS, MULTI_NODE_DRIVERS, NODE_PLACEHOLDER, startAgentProcess, type DriverName } from '../agent/agent-process.js';
 import { DEFAULT_ALLOWED_CALLERS, parseAllowedCallers } from '../agent/server/caller-check.js';
 
 const libvirtOnly = (help: string) => `libvirt driver: ${help}`;
@@ -14,7 +14,7 @@ const values = parseFlags({
   command: 'live-migration agent',
   summary: "The node agent: a mutual-TLS API the reconciler drives, a driver that moves the guests (simulation or libvirt), a Lease per node.",
   flags: {
-    kubeconfig: { type: 'string', value: 'FILE', env: 'KUBECONFIG', help: 'kubeconfig; in-cluster config when neither is set' },
+    kubeconfig: { type: 'string', value: 'FILE', env: 'KUBECONFIG', help: 'kubeconfig ({node} in the path: one per hosted node); in-cluster config when neither is set' },
     'no-register': { type: 'boolean', help: 'no Node annotation, no Lease (a standalone agent, e.g. for a benchmark)' },
     driver: { type: 'string', value: 'NAME', env: 'AGENT_DRIVER', default: 'simulation', help: `one of ${DRIVERS.join(', ')}` },
     node: { type: 'string', value: 'NAME', multiple: true, env: 'NODE_NAME', help: 'a node this process hosts' },
@@ -27,8 +27,14 @@ const values = parseFlags({
       help: 'address the reconciler dials (default: the listen address; required on a wildcard)',
     },
     port: { type: 'string', value: 'PORT', env: 'AGENT_PORT', default: '0 (a free port)', help: 'port of the agent API' },
-    'tls-cert': { type: 'string', value: 'FILE', env: 'AGENT_TLS_CERT_FILE', help: 'serving certificate', required: true },
-    'tls-key': { type: 'string', value: 'FILE', env: 'AGENT_TLS_KEY_FILE', help: 'its private key', required: true },
+    'tls-cert': {
+      type: 'string',
+      value: 'FILE',
+      env: 'AGENT_TLS_CERT_FILE',
+      help: 'serving certificate, naming its node (<node>.agent.live-migration.io); {node} in the path is the node name',
+      required: true,
+    },
+    'tls-key': { type: 'string', value: 'FILE', env: 'AGENT_TLS_KEY_FILE', help: 'its private key ({node} as above)', required: true },
     'client-ca': { type: 'string', value: 'FILE', env: 'AGENT_CLIENT_CA_FILE', help: "the CA that signs allowed callers' certificates", required: true },
     'allowed-callers': {
       type: 'string',
@@ -147,12 +153,17 @@ const libvirt =
       }
     : undefined;
 
-let kubeConfig: KubeConfig | undefined;
+let kubeConfig: KubeConfig | ((node: string) => KubeConfig) | undefined;
 if (!values['no-register']) {
-  kubeConfig = new KubeConfig();
   const kubeconfigPath = values.kubeconfig ?? env.KUBECONFIG;
-  if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
-  else kubeConfig.loadFromCluster();
+  const load = (path: string | undefined): KubeConfig => {
+    const config = new KubeConfig();
+    if (path) config.loadFromFile(path);
+    else config.loadFromCluster();
+    return config;
+  };
+  // {node} in the path: each hosted node registers with its own credentials (a token bound to it).
+  kubeConfig = kubeconfigPath?.includes(NODE_PLACEHOLDER) ? (node: string) => load(kubeconfigPath.split(NODE_PLACEHOLDER).join(node)) : load(kubeconfigPath);
 }
 
 const agent = await startAgentProcess({

@@ -95,8 +95,8 @@ build_helm() {
   stamp helm "$key"
 }
 
-# Opt-in (LIVE_MIGRATION_CERT_MANAGER=1): cert-manager's controller and cainjector, to prove the
-# chart's CA injection (test/integration/chart-cert-manager.test.ts). cert-manager's cmd/* are nested
+# cert-manager's controller and cainjector, part of every build so that every test run proves the
+# chart's certificate chain and CA injection (test/integration/chart-cert-manager.test.ts). cert-manager's cmd/* are nested
 # modules that are not on the Go module proxy, so hack/cert-manager/ holds two small mains that wire
 # the main module's own controllers (self-signed and CA issuers, Certificates, CertificateRequests
 # with auto-approval; the cainjector's webhook-configuration injectors). ~3.5 min cold, niced.
@@ -127,7 +127,7 @@ build_cert_manager() {
 
 build_etcd
 build_helm
-if [[ "${LIVE_MIGRATION_CERT_MANAGER:-0}" == 1 ]]; then build_cert_manager; fi
+build_cert_manager
 build_kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 if ! command -v kubectl >/dev/null 2>&1 || ! kubectl version --client >/dev/null 2>&1; then
   build_kube kubectl k8s.io/kubernetes/cmd/kubectl

@@ -1,6 +1,7 @@
 // What the libvirt driver's parts share: its options, its log, KubeVirt's domain naming, and
 // `domstate` read without a job lock.
-import type { VmiRef } from '../contract.js';
+import { checkVmiName } from '../../common/network-checks.js';
+import { AgentCallError, type VmiRef } from '../contract.js';
 import { classifyLibvirtError, parseDomainState, type DomainState } from './parse.js';
 import { virsh, VirshError } from './virsh.js';
 
@@ -43,8 +44,10 @@ export interface LibvirtDriverOptions {
   now?: () => Date;
 }
 
-/** KubeVirt's domain name for a VMI. */
+/** KubeVirt's domain name for a VMI; DNS labels only, so it is a safe virsh argument (never an option). */
 export function domainName(vmi: Pick<VmiRef, 'namespace' | 'name'>): string {
+  const bad = checkVmiName(vmi);
+  if (bad) throw new AgentCallError('Conflict', '', bad);
   return `${vmi.namespace}_${vmi.name}`;
 }
 

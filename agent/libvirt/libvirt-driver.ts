@@ -68,6 +68,7 @@ import {
 import { RecordTable } from '../record-table.js';
 import { SingleFlight } from '../single-flight.js';
 import { readMetadata, scanDomains, writeMetadata, type MigrationMetadata } from './domain-metadata.js';
+import { checkMigrationDestination } from '../../common/network-checks.js';
 import { describe, domainName, isMigratedAway, readDomainState, silentLog, type DriverLog, type LibvirtDriverOptions } from './libvirt-common.js';
 import { LibvirtTarget } from './libvirt-target.js';
 import { StateStore, type OutcomeRecord, type OutgoingRecord } from './state-store.js';
@@ -202,6 +203,9 @@ export class LibvirtDriver implements MigrationDriver {
       }
       throw new AgentCallError('Conflict', this.node, `domain ${domain} has a libvirt job already (operation ${stats.operation ?? 'unknown'}${metadata ? `, migration ${metadata.migrationUid}` : ''})`);
     }
+    // Checked again here, not only by the API's body check: this string becomes a URI libvirt dials.
+    const badDestination = checkMigrationDestination(request.destination.address, request.destination.ports, { address: 'destination.address', ports: 'destination.ports' });
+    if (badDestination) throw new AgentCallError('Conflict', this.node, badDestination);
     const portEntry = Object.entries(request.destination.ports).find(([, proxied]) => proxied === 0);
     if (!portEntry || !request.destination.address) {
       throw new AgentCallError('Conflict', this.node, `destination ${request.destination.nodeName} names no libvirt address and port (a port mapped to 0)`);

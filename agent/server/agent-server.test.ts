@@ -187,10 +187,11 @@ describe('caller authentication (mutual TLS)', () => {
 
   it('an agent certified by name is checked against the configured server name, not its address', async () => {
     const named = await startNode('node-named', 'named-agent');
+    const byName = (serverName: string) => new HttpsAgentClient({ nodeName: named.name, baseUrl: named.url, tls: good, serverName });
     try {
       await expect(client(named).health()).rejects.toMatchObject({ code: 'Unauthenticated' });
-      await expect(client(named, { ...good, serverName: 'lm-agent.other.svc' }).health()).rejects.toMatchObject({ code: 'Unauthenticated' });
-      await expect(client(named, { ...good, serverName: 'lm-agent.lm-system.svc' }).health()).resolves.toMatchObject({ nodeName: 'node-named' });
+      await expect(byName('lm-agent.other.svc').health()).rejects.toMatchObject({ code: 'Unauthenticated' });
+      await expect(byName('lm-agent.lm-system.svc').health()).resolves.toMatchObject({ nodeName: 'node-named' });
     } finally {
       await named.server.close(100);
     }
@@ -212,6 +213,20 @@ describe('request checks', () => {
     expect(answer.body.error).toContain('memoryBytes: must be an integer (got "lots")');
     expect(answer.body.error).toContain('bandwith: is not a known key');
     expect(target.calls.length).toBe(before);
+  });
+
+  it('a destination that is not an IP with numeric ports, or a VMI name that is not a DNS label → 400 naming the field; the driver saw nothing', async () => {
+    const before = source.calls.length;
+    const send = async (extra: Partial<StartMigrationRequest>) =>
+      raw(source, { method: 'POST', path: '/v1/migrations/m-evil/start', body: JSON.stringify(startRequest('m-evil', extra)), contentType: 'application/json' });
+    const hostName = await send({ destination: { nodeName: 'node-b', address: 'attacker.example', ports: { '35000': 0 } } });
+    expect(hostName).toEqual({ status: 400, body: { error: 'destination.address: must be an IPv4 or IPv6 address (got "attacker.example")', reason: 'BadRequest' } });
+    const portText = await send({ destination: { nodeName: 'node-b', address: '127.0.0.1', ports: { '35000/system?socket=/x': 0 } } });
+    expect(portText.body.error).toBe('destination.ports: key "35000/system?socket=" is not a port number 1-65535');
+    const option = await send({ vmi: { namespace: 'default', name: '--help' } });
+    expect(option.status).toBe(400);
+    expect(option.body.error).toContain('vmi.name: must match pattern');
+    expect(source.calls.length).toBe(before);
   });
 
   it('the UID in the path must match the body → 400', async () => {

@@ -101,6 +101,10 @@ export function chartValuesSchema(): Schema {
           workers: integer('Reconcile workers.', 1),
           healthPort: port('Plain-HTTP /healthz, /readyz, /metrics port.'),
           evacuateOnCordon: boolean('Node drain: evacuate the VMIs of a cordoned node as of one with the drain taint.'),
+          podDisruptionBudget: object('PodDisruptionBudget: a drain keeps a standby to take the Lease over.', {
+            enabled: boolean('Create it.'),
+            minAvailable: integer('Pods kept through voluntary disruptions.', 0),
+          }),
         }),
       }),
       agent: object('The node agent DaemonSet.', {
@@ -108,7 +112,7 @@ export function chartValuesSchema(): Schema {
           driver: { type: 'string', enum: ['libvirt', 'simulation'], description: 'Migration driver.' },
           port: port('HTTPS (mutual TLS) port of the agent API on the host network.'),
           healthPort: port('Plain-HTTP health and metrics port on the host network.'),
-          libvirtSocketDir: string('Host directory holding libvirt-sock (mounted, nothing else of the host is).'),
+          libvirtSocketDir: string('Host directory holding libvirt-sock (that socket is mounted, nothing else of the host is).'),
           libvirtUri: string('libvirt connection URI.'),
           libvirtPort: port('libvirtd TLS port (tls_port) peers dial for migrations; there is no plain-TCP listener.'),
           libvirtAdminUri: string('libvirt admin URI (through the socket dir), for reloading libvirtd\'s TLS listener after a rotation.'),
@@ -118,11 +122,24 @@ export function chartValuesSchema(): Schema {
             description:
               'Host directory of the node\'s migration TLS files (ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem, and libvirt\'s cacert.pem, clientcert.pem, clientkey.pem as symlinks), mounted read-only at the same path; libvirtd and QEMU on the node read the same files.',
           },
-          certificate: object('Extra names in the agent serving certificate (the reconciler dials the address in the node annotation).', {
-            dnsNames: { type: 'array', items: { type: 'string' } },
-            ipAddresses: { type: 'array', items: { type: 'string' } },
-          }),
+          nodes: {
+            type: 'array',
+            description:
+              'Nodes that run an agent, each with its own certificate (<node>.agent.live-migration.io) and DaemonSet; empty: every Node matching nodeSelector at install/upgrade.',
+            items: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' },
+            uniqueItems: true,
+          },
         }),
+      }),
+      networkPolicy: object('NetworkPolicies: the webhook port open to the API server only, the agent API port to the reconciler only.', {
+        enabled: boolean('Create them (the cluster network must enforce NetworkPolicy).'),
+        apiServerCidrs: {
+          type: 'array',
+          description:
+            'CIDRs the API server calls the webhook from (it has no pod selector): e.g. the control-plane nodes\' addresses. Empty: the webhook port is open to every source.',
+          items: { type: 'string', pattern: '^[0-9a-fA-F:.]+/[0-9]{1,3}$' },
+        },
+        metricsFrom: { type: 'array', description: 'Peers (NetworkPolicy `from` entries) that may scrape the metrics ports; empty: any.', items: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
       }),
       certManager: object('TLS by cert-manager; when disabled the chart generates a CA and certificates itself and keeps them across upgrades.', {
         enabled: boolean('Use cert-manager (its CRDs must be installed).'),

@@ -1,5 +1,6 @@
 // VirtualMachineInstance: only the fields migration reads or writes are typed; the rest of the spec
 // (the domain, devices we do not inspect) and of the status is kept as it is.
+import { QUANTITY_MAX_LENGTH, QUANTITY_PATTERN } from '../quantity.js';
 import { conditionSchema, migrationStateSchema, type Condition, type MigrationState } from './migration-state.js';
 import type { JsonSchema } from './json-schema.js';
 import type { ObjectMeta } from './object-meta.js';
@@ -28,6 +29,20 @@ const opaque = (description: string): JsonSchema => ({
   description,
   'x-kubernetes-preserve-unknown-fields': true,
 });
+
+/**
+ * A memory size migration reads (its size, its timeout): a Kubernetes quantity whose length and
+ * exponent are bounded in the schema itself, so `1e300000000` is refused by the API server, naming
+ * the field, before any component parses it.
+ */
+const memoryQuantity: JsonSchema = {
+  'x-kubernetes-int-or-string': true,
+  anyOf: [{ type: 'integer' }, { type: 'string' }],
+  minimum: 0,
+  pattern: QUANTITY_PATTERN.replace('^[+-]?', '^\\+?'),
+  maxLength: QUANTITY_MAX_LENGTH,
+  description: 'A Kubernetes quantity (e.g. 2Gi); at most 64 characters and a decimal exponent of at most 18.',
+};
 
 export const volumeSchema: JsonSchema = {
   type: 'object',
@@ -62,7 +77,20 @@ export const vmiSpecSchema: JsonSchema = {
       description:
         'What draining the node does to this VMI: LiveMigrate (evacuate by live migration; stays and is reported when not live-migratable), LiveMigrateIfPossible (the same here: a VMI that cannot migrate stays and is reported), External (marked with status.evacuationNodeName, no migration created: another controller acts), None (stays, reported). Unset: kubevirt-config evictionStrategy.',
     },
-    domain: opaque('The guest: memory, CPU, devices (kept as given).'),
+    domain: {
+      ...opaque('The guest: memory, CPU, devices (kept as given; the memory sizes migration reads are bounded quantities).'),
+      properties: {
+        memory: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { guest: memoryQuantity } },
+        resources: {
+          type: 'object',
+          'x-kubernetes-preserve-unknown-fields': true,
+          properties: {
+            requests: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { memory: memoryQuantity } },
+            limits: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { memory: memoryQuantity } },
+          },
+        },
+      },
+    },
   },
 };
 

@@ -49,8 +49,12 @@ export function ensureBinaries(): Binaries {
     helm: cached('helm', `${versions.HELM_VERSION} ${versions.HELM_GIT_COMMIT}`),
     kubectl: onPath('kubectl') ?? cached('kubectl', versions.KUBE_VERSION),
   });
+  // cert-manager is part of the default build (the chart's certificate test runs on every run).
+  const certManagerBuilt = (): boolean =>
+    ['cert-manager-controller', 'cert-manager-cainjector'].every((name) => cached(name, versions.CERT_MANAGER_VERSION) !== undefined) &&
+    existsSync(join(CACHE_DIR, `cert-manager-crds-${versions.CERT_MANAGER_VERSION}`));
   let found = resolve();
-  if (!found.etcd || !found.kubeApiserver || !found.helm || !found.kubectl) {
+  if (!found.etcd || !found.kubeApiserver || !found.helm || !found.kubectl || !certManagerBuilt()) {
     execFileSync('bash', [join(REPO_ROOT, 'hack/build-binaries.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
     found = resolve();
   }

@@ -1,14 +1,17 @@
-// Certificates for the components of a local system: one CA; the agents' serving certificate;
-// the reconciler's client certificate for the agents (mutual TLS); the webhook's serving certificate.
-import { mkdirSync } from 'node:fs';
+// Certificates for the components of a local system: one CA; one serving certificate per agent node
+// (its name <node>.agent.live-migration.io, which the reconciler checks: one identity per node); the
+// reconciler's client certificate for the agents (mutual TLS); the webhook's serving certificate.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { agentServerName } from '../../agent/node-identity.js';
 import { createCertificateAuthority, issueCertificate } from '../control-plane/pki.js';
 
 export const RECONCILER_CALLER = 'live-migration-reconciler';
 
 export interface ComponentPki {
+  dir: string;
   caCert: string;
-  agentCert: string;
-  agentKey: string;
+  caKey: string;
   reconcilerCert: string;
   reconcilerKey: string;
   webhookCert: string;
@@ -19,8 +22,20 @@ export function createComponentPki(dir: string): ComponentPki {
   mkdirSync(dir, { recursive: true });
   const ca = createCertificateAuthority(dir, 'components-ca', 'live-migration-components-ca');
   const loopback = { dns: ['localhost'], ips: ['127.0.0.1'] };
-  const [agentCert, agentKey] = issueCertificate(dir, 'agent', ca, { commonName: 'live-migration-agent', altNames: loopback, usage: 'server' });
   const [reconcilerCert, reconcilerKey] = issueCertificate(dir, 'reconciler', ca, { commonName: RECONCILER_CALLER, usage: 'client' });
   const [webhookCert, webhookKey] = issueCertificate(dir, 'webhook', ca, { commonName: 'live-migration-webhook', altNames: loopback, usage: 'server' });
-  return { caCert: ca.cert, agentCert, agentKey, reconcilerCert, reconcilerKey, webhookCert, webhookKey };
+  return { dir, caCert: ca.cert, caKey: ca.key, reconcilerCert, reconcilerKey, webhookCert, webhookKey };
+}
+
+/** Where node `{node}`'s agent certificate and key are (the agent's --tls-cert/--tls-key templates). */
+export function agentCertificatePaths(pki: ComponentPki): { cert: string; key: string } {
+  return { cert: join(pki.dir, 'agent-{node}.crt'), key: join(pki.dir, 'agent-{node}.key') };
+}
+
+/** Issues `node`'s own agent certificate (once): only that node's name, so it proves that node and no other. */
+export function issueAgentCertificate(pki: ComponentPki, node: string, certifiedName = agentServerName(node)): [string, string] {
+  const cert = join(pki.dir, `agent-${node}.crt`);
+  const key = join(pki.dir, `agent-${node}.key`);
+  if (existsSync(cert) && existsSync(key)) return [cert, key];
+  return issueCertificate(pki.dir, `agent-${node}`, { cert: pki.caCert, key: pki.caKey }, { commonName: certifiedName, altNames: { dns: [certifiedName] }, usage: 'server' });
 }

@@ -11,9 +11,10 @@ import { CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } fro
 import { REPO_ROOT } from '../../api/generated-files.js';
 import { isAlive } from '../control-plane/control-plane.js';
 import { freePort } from '../control-plane/ports.js';
-import { createComponentPki, RECONCILER_CALLER, type ComponentPki } from './component-pki.js';
+import { agentCertificatePaths, createComponentPki, issueAgentCertificate, RECONCILER_CALLER, type ComponentPki } from './component-pki.js';
 import { createSimulatedNodes, deleteSimulatedNodes, type SimulatedNode } from './simulated-nodes.js';
 import { createReconcilerIdentity, deleteReconcilerIdentity, type ReconcilerIdentity } from './reconciler-identity.js';
+import { agentNodeKubeconfigs, createAgentScope, deleteAgentScope, type AgentScope } from './agent-scope.js';
 import { webhookConfigurations } from './webhook-configurations.js';
 
 export interface ComponentProcess {
@@ -63,6 +64,8 @@ export interface LocalSystemState {
   webhookConfigurations: Array<{ kind: string; name: string }>;
   /** The reconcilers' ServiceAccount (their kubeconfig, and the username the webhooks exempt). */
   reconcilerIdentity?: ReconcilerIdentity;
+  /** The agents' ServiceAccount, RBAC and ValidatingAdmissionPolicy, as the chart installs them. */
+  agentScope?: AgentScope;
 }
 
 function spawnComponent(options: LocalSystemOptions, name: string, args: string[], port: number, kubeconfig = options.kubeconfig): ComponentProcess {
@@ -157,19 +160,24 @@ export async function startAgentComponent(state: LocalSystemState, index: number
   if (!spec) throw new Error(`no agent ${index}`);
   const name = agentComponentName(options, index);
   state.processes = state.processes.filter((p) => p.name !== name);
+  for (const node of spec.nodes) issueAgentCertificate(pki, node);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(options.kubeconfig);
+  // Each node registers as the agents' ServiceAccount with a token bound to that node, as in a cluster.
+  const agentKubeconfig = await agentNodeKubeconfigs(kubeConfig, options.namespace, spec.nodes, options.workDir);
   const agentPort = await freePort();
   const agent = spawnComponent(options, name, [
     `--driver=${spec.driver}`,
     `--nodes=${spec.nodes.join(',')}`,
     `--namespace=${options.namespace}`,
-    `--tls-cert=${pki.agentCert}`,
-    `--tls-key=${pki.agentKey}`,
+    `--tls-cert=${agentCertificatePaths(pki).cert}`,
+    `--tls-key=${agentCertificatePaths(pki).key}`,
     `--client-ca=${pki.caCert}`,
     `--allowed-callers=${RECONCILER_CALLER}`,
     `--health-port=${agentPort}`,
     '--health-address=127.0.0.1',
     ...(spec.extraArgs ?? []),
-  ], agentPort);
+  ], agentPort, agentKubeconfig);
   state.processes.push(agent);
   await waitHealthy(agent, `http://127.0.0.1:${agentPort}/readyz`);
   return agent;
@@ -186,6 +194,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     await ensureNamespace(kubeConfig, options.configLocation.namespace);
     state.reconcilerIdentity = await createReconcilerIdentity(kubeConfig, options.namespace, options.workDir);
     const reconcilerUsername = state.reconcilerIdentity.username;
+    // The agents' ServiceAccount, RBAC and policy, as the chart installs them; each agent node
+    // registers under it with a token bound to its node (startAgentComponent).
+    state.agentScope = await createAgentScope(kubeConfig, options.namespace);
     if (options.configData) {
       await applyObject(kubeConfig, {
         apiVersion: 'v1',
@@ -256,5 +267,6 @@ export async function stopLocalSystem(state: LocalSystemState): Promise<void> {
     await api.delete({ apiVersion: 'admissionregistration.k8s.io/v1', kind, metadata: { name } }).catch(() => undefined);
   }
   if (state.reconcilerIdentity) await deleteReconcilerIdentity(kubeConfig, state.reconcilerIdentity);
+  if (state.agentScope) await deleteAgentScope(kubeConfig, state.agentScope);
   await deleteSimulatedNodes(kubeConfig, state.options.nodes.map((n) => n.name));
 }

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import { createTestNamespace, helm as runHelm, kubectl, readControlPlaneState } 
 import { createRunningVmi, eventually, getMigration, getVmi, type TestSystem } from '../setup/system.js';
 import { expectVmiAgrees } from '../setup/order-of-truth.js';
 import { waitDecidersOnVersion } from '../setup/config-in-force.js';
+import { AGENT_SCOPE_VALIDATIONS, AGENT_SCOPE_VARIABLES } from '../../hack/system/agent-scope.js';
 
 const control = readControlPlaneState();
 const workDir = mkdtempSync(join(tmpdir(), 'live-migration-chart-'));
@@ -154,7 +156,7 @@ describe('helm lint and template', () => {
   });
 
   it('wires cert-manager: self-signed Issuer → CA Certificate → CA Issuer → leaf certificates, CA injected into both webhook configurations', () => {
-    const objects = rendered([]);
+    const objects = rendered(['--set', 'agent.nodes={node-a,node-b}']);
     const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
     expect(byKind('Issuer').map((o) => [o.metadata.name, Object.keys(o.spec as object)[0]])).toEqual([
       ['lm-live-migration-selfsigned', 'selfSigned'],
@@ -163,7 +165,14 @@ describe('helm lint and template', () => {
     const certificates = Object.fromEntries(byKind('Certificate').map((o) => [o.metadata.name, o.spec as { issuerRef: { name: string }; isCA?: boolean; commonName?: string; secretName: string; usages?: string[]; dnsNames?: string[] }]));
     expect(certificates['lm-live-migration-ca']).toMatchObject({ isCA: true, issuerRef: { name: 'lm-live-migration-selfsigned' } });
     expect(certificates['lm-live-migration-webhook']).toMatchObject({ issuerRef: { name: 'lm-live-migration-ca' }, secretName: 'lm-live-migration-webhook-tls', dnsNames: expect.arrayContaining(['lm-live-migration-webhook.lm-system.svc']) });
-    expect(certificates['lm-live-migration-agent']).toMatchObject({ issuerRef: { name: 'lm-live-migration-ca' }, usages: expect.arrayContaining(['server auth']) });
+    // One certificate per agent node, naming that node only.
+    expect(certificates['lm-live-migration-agent-node-a']).toEqual(expect.objectContaining({
+      issuerRef: expect.objectContaining({ name: 'lm-live-migration-ca' }),
+      secretName: 'lm-live-migration-agent-node-a-tls',
+      dnsNames: ['node-a.agent.live-migration.io'],
+      usages: expect.arrayContaining(['server auth']),
+    }));
+    expect(certificates['lm-live-migration-agent-node-b']?.dnsNames).toEqual(['node-b.agent.live-migration.io'])
     expect(certificates['lm-live-migration-reconciler-client']).toMatchObject({ issuerRef: { name: 'lm-live-migration-ca' }, commonName: 'live-migration-reconciler', usages: expect.arrayContaining(['client auth']) });
     for (const kind of ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']) {
       const [configuration] = byKind(kind);
@@ -172,8 +181,8 @@ describe('helm lint and template', () => {
     expect(byKind('Secret')).toEqual([]);
   });
 
-  it('runs the components locked down: non-root read-only webhook and reconciler, an agent with only the libvirt socket and (read only) the migration TLS dir from the host', () => {
-    const objects = rendered([]);
+  it('runs the components locked down: non-root read-only webhook and reconciler, an agent with only the libvirt sockets and (read only) the migration TLS dir from the host', () => {
+    const objects = rendered(['--set', 'agent.nodes={node-a}']);
     const pod = (kind: string, name: string) => (objects.find((o) => o.kind === kind && o.metadata.name === name) as unknown as { spec: { replicas?: number; template: { spec: Record<string, any> } } }).spec;
     for (const name of ['lm-live-migration-webhook', 'lm-live-migration-reconciler']) {
       const spec = pod('Deployment', name);
@@ -183,16 +192,27 @@ describe('helm lint and template', () => {
       expect(spec.template.spec.containers[0].readinessProbe.httpGet.path).toBe('/readyz');
       expect(spec.template.spec.containers[0].livenessProbe.httpGet.path).toBe('/healthz');
     }
-    const agent = pod('DaemonSet', 'lm-live-migration-agent').template.spec;
-    const hostPaths = (agent.volumes as Array<{ hostPath?: { path: string } }>).filter((v) => v.hostPath).map((v) => v.hostPath?.path);
-    expect(hostPaths).toEqual(['/var/run/libvirt', '/etc/pki/live-migration']);
+    const agent = pod('DaemonSet', 'lm-live-migration-agent-node-a').template.spec;
+    const hostPaths = (agent.volumes as Array<{ hostPath?: { path: string; type: string } }>).filter((v) => v.hostPath).map((v) => v.hostPath);
+    expect(hostPaths).toEqual([
+      { path: '/var/run/libvirt/libvirt-sock', type: 'Socket' },
+      { path: '/var/run/libvirt/libvirt-admin-sock', type: 'Socket' },
+      { path: '/etc/pki/live-migration', type: 'Directory' },
+    ]);
     // The TLS dir at the host's own path (libvirtd and QEMU read the path the agent names), read only.
     expect(agent.containers[0].volumeMounts).toContainEqual({ name: 'migration-tls', mountPath: '/etc/pki/live-migration', readOnly: true });
     expect(agent.containers[0].args).toEqual(expect.arrayContaining(['--migration-tls-dir=/etc/pki/live-migration', '--libvirt-port=16514', '--libvirt-admin-uri=libvirtd:///system']));
+    // Its node's certificate only, on that node only.
+    expect(agent.volumes.find((v: { name: string }) => v.name === 'tls')).toEqual({ name: 'tls', secret: { secretName: 'lm-live-migration-agent-node-a-tls' } });
+    expect(agent.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms).toEqual([{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-a'] }] }]);
     expect(agent.hostNetwork).toBe(true);
     expect(agent.hostPID ?? false).toBe(false);
     expect(agent.containers[0].securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(objects.find((o) => o.kind === 'PodDisruptionBudget')?.spec).toMatchObject({ minAvailable: 1 });
+    const budgets = objects.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => [o.metadata.name, o.spec]);
+    expect(budgets).toEqual([
+      ['lm-live-migration-reconciler', { minAvailable: 1, selector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': 'reconciler' }) } }],
+      ['lm-live-migration-webhook', { minAvailable: 1, selector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': 'webhook' }) } }],
+    ]);
     for (const o of objects) {
       expect({ name: `${o.kind}/${o.metadata.name}`, labels: o.metadata.labels }).toMatchObject({
         labels: { 'helm.sh/chart': 'live-migration-0.1.0', 'app.kubernetes.io/name': 'live-migration', 'app.kubernetes.io/instance': 'lm', 'app.kubernetes.io/managed-by': 'Helm' },
@@ -201,6 +221,37 @@ describe('helm lint and template', () => {
     for (const role of objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
       expect(JSON.stringify(role.rules)).not.toContain('*');
     }
+  });
+
+  it('lets only the API server reach the webhook port and only the reconciler the agent API port (NetworkPolicies)', () => {
+    const objects = rendered(['--set', 'agent.nodes={node-a}', '--set', 'networkPolicy.apiServerCidrs={10.0.0.10/32,10.0.0.11/32}']);
+    const policy = (name: string) => objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === name)?.spec as { podSelector: unknown; policyTypes: string[]; ingress: unknown[] };
+    const component = (c: string) => ({ matchLabels: { 'app.kubernetes.io/name': 'live-migration', 'app.kubernetes.io/instance': 'lm', 'app.kubernetes.io/component': c } });
+    expect(policy('lm-live-migration-webhook')).toEqual({
+      podSelector: component('webhook'),
+      policyTypes: ['Ingress'],
+      ingress: [{ ports: [{ protocol: 'TCP', port: 8443 }], from: [{ ipBlock: { cidr: '10.0.0.10/32' } }, { ipBlock: { cidr: '10.0.0.11/32' } }] }],
+    });
+    expect(policy('lm-live-migration-agent')).toEqual({
+      podSelector: component('agent'),
+      policyTypes: ['Ingress'],
+      ingress: [{ ports: [{ protocol: 'TCP', port: 8444 }], from: [{ podSelector: component('reconciler') }] }, { ports: [{ protocol: 'TCP', port: 8445 }] }],
+    });
+    expect(policy('lm-live-migration-reconciler').ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8081 }] }]);
+    expect(rendered(['--set', 'networkPolicy.enabled=false']).filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
+  });
+
+  it('installs the agents\' ValidatingAdmissionPolicy with the same CEL as the local system, for the agents\' ServiceAccount only', () => {
+    const objects = rendered([]);
+    const vap = objects.find((o) => o.kind === 'ValidatingAdmissionPolicy') as unknown as { metadata: { name: string }; spec: Record<string, unknown> };
+    expect(vap.metadata.name).toBe('lm-system-lm-live-migration-agent-scope');
+    expect(vap.spec).toMatchObject({
+      failurePolicy: 'Fail',
+      matchConditions: [{ name: 'is-agent', expression: "request.userInfo.username == 'system:serviceaccount:lm-system:lm-live-migration-agent'" }],
+      variables: AGENT_SCOPE_VARIABLES,
+      validations: AGENT_SCOPE_VALIDATIONS,
+    });
+    expect(objects.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding')?.spec).toEqual({ policyName: vap.metadata.name, validationActions: ['Deny'] });
   });
 });
 
@@ -212,6 +263,7 @@ const suffix = releaseNs.split('-').pop() ?? 'x';
 const release = `lm-${suffix}`;
 const fullname = `${release}-live-migration`;
 const sa = (component: string) => `system:serviceaccount:${releaseNs}:${fullname}-${component}`;
+const nodeNames = [`chart-${suffix}-node-1`, `chart-${suffix}-node-2`];
 let webhookPort = 0;
 let webhook: ComponentProcess | undefined;
 let system: LocalSystemState | undefined;
@@ -233,16 +285,17 @@ function valuesFile(): string {
       // Only this test's namespace: other test files share the API server.
       webhook: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': vmNs } }, service: { externalName: 'localhost', port: webhookPort }, timeoutSeconds: 5 },
       migrations: { parallelMigrationsPerCluster: 3, bandwidthPerMigration: '32Mi' },
+      agent: { nodes: nodeNames },
     }),
   );
   return file;
 }
 
 /** A kubeconfig that authenticates as one of the chart's ServiceAccounts (a TokenRequest). */
-function serviceAccountKubeconfig(component: string): string {
-  const token = kubectl(['create', 'token', `${fullname}-${component}`, '-n', releaseNs, '--duration=2h']);
+function serviceAccountKubeconfig(component: string, tokenArgs: string[] = [], fileName = component): string {
+  const token = kubectl(['create', 'token', `${fullname}-${component}`, '-n', releaseNs, '--duration=2h', ...tokenArgs]);
   expect(token.stderr).toBe('');
-  const file = join(workDir, `${component}.kubeconfig`);
+  const file = join(workDir, `${fileName}.kubeconfig`);
   writeFileSync(
     file,
     JSON.stringify({
@@ -256,6 +309,19 @@ function serviceAccountKubeconfig(component: string): string {
     { mode: 0o600 },
   );
   return file;
+}
+
+/** A kubeconfig of the agents' ServiceAccount with a token bound to a Pod on `node`, as the kubelet mounts it. */
+function boundAgentKubeconfig(node: string): string {
+  const pod = `agent-${node}`;
+  const created = kubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: pod, namespace: releaseNs },
+    spec: { nodeName: node, serviceAccountName: `${fullname}-agent`, automountServiceAccountToken: false, containers: [{ name: 'agent', image: 'live-migration:test' }] },
+  }));
+  expect(created.code).toBe(0);
+  return serviceAccountKubeconfig('agent', ['--bound-object-kind=Pod', `--bound-object-name=${pod}`], `agent-${node}`);
 }
 
 function secretFile(secret: string, key: string): string {
@@ -347,11 +413,17 @@ describe('a release on the local API server', () => {
     const kinds = manifest.map((o) => o.kind).sort();
     expect(kinds).toEqual([
       'ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding',
-      'ConfigMap', 'DaemonSet', 'Deployment', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget',
+      'ConfigMap', 'DaemonSet', 'DaemonSet', 'Deployment', 'Deployment', 'MutatingWebhookConfiguration',
+      'NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget',
       'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding',
-      'Secret', 'Secret', 'Secret', 'Secret', 'Service', 'Service', 'Service',
-      'ServiceAccount', 'ServiceAccount', 'ServiceAccount', 'ValidatingWebhookConfiguration',
+      'Secret', 'Secret', 'Secret', 'Secret', 'Secret', 'Service', 'Service', 'Service',
+      'ServiceAccount', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration',
     ]);
+    // Each agent node's own certificate, naming it.
+    for (const node of nodeNames) {
+      const text = readFileSync(secretFile(`${fullname}-agent-${node}-tls`, 'tls.crt'), 'utf8');
+      expect(new X509Certificate(text).subjectAltName).toBe(`DNS:${node}.agent.live-migration.io`);
+    }
     const missing = manifest.filter((o) => !exists(o)).map((o) => `${o.kind}/${o.metadata.name}`);
     expect(missing).toEqual([]);
     // Cluster-scoped names carry the namespace: two releases of one name never collide.
@@ -361,7 +433,6 @@ describe('a release on the local API server', () => {
 
   it('kubectl apply of a migration is refused or admitted by the webhook the API server reaches through the chart', async () => {
     await startWebhookProcess();
-    const nodeNames = [`chart-${suffix}-node-1`, `chart-${suffix}-node-2`];
     system = await startLocalSystem({
       kubeconfig: control.kubeconfig,
       workDir: join(workDir, 'system'),
@@ -373,9 +444,12 @@ describe('a release on the local API server', () => {
       env: { KUBECONFIG: serviceAccountKubeconfig('reconciler') },
       leaderElection: { leaseDurationSeconds: 4, renewDeadlineMs: 3000, retryPeriodMs: 500 },
     });
-    // The agent under its own ServiceAccount (the reconciler already runs under its own).
+    // The agent under the chart's agent ServiceAccount: each node it hosts registers with a token
+    // bound to a Pod on that node, as the kubelet would mount it (the chart's policy admits nothing
+    // else); the reconciler already runs under its own.
+    for (const node of nodeNames) boundAgentKubeconfig(node);
     system.options.agents = [{ nodes: nodeNames, driver: 'simulation' }];
-    system.options.env = { KUBECONFIG: serviceAccountKubeconfig('agent') };
+    system.options.env = { KUBECONFIG: join(workDir, 'agent-{node}.kubeconfig') };
     await startAgentComponent(system, 0);
 
     const refused = kubectl(['apply', '-f', '-'], vmimManifest('to-nowhere', 'no-such-vmi'));
@@ -498,6 +572,23 @@ describe('a release on the local API server', () => {
       return [component, args.join(' '), result.stdout.trim() || result.stderr.trim()];
     });
     expect(answers).toEqual(matrix.map(([component, args, want]) => [component, args.join(' '), want]));
+  });
+
+  it('an agent cannot point another node\'s endpoint at itself nor renew its Lease: the chart\'s policy denies it', async () => {
+    const [own, other] = nodeNames as [string, string];
+    const asAgent = (args: string[], input?: string) => kubectl(['--kubeconfig', join(workDir, `agent-${own}.kubeconfig`), ...args], input);
+    const annotate = (node: string) => asAgent(['annotate', 'node', node, '--overwrite', 'live-migration.io/agent-endpoint=https://127.0.0.1:1']);
+    const denied = annotate(other);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain(`ValidatingAdmissionPolicy '${releaseNs}-${fullname}-agent-scope'`);
+    expect(denied.stderr).toContain(`an agent on node ${own} may change only its own Node, not ${other}`);
+    // Taking over the other node's Lease (an update, which RBAC grants on every Lease of the namespace).
+    const held = JSON.parse(kubectl(['get', 'lease', `agent-${other}`, '-n', releaseNs, '-o', 'json']).stdout) as { spec: Record<string, unknown> };
+    const lease = asAgent(['replace', '-f', '-'], JSON.stringify({ ...held, spec: { ...held.spec, holderIdentity: own } }));
+    expect(lease.code).toBe(1);
+    expect(lease.stderr).toContain(`may change only Lease agent-${own}, not agent-${other}`);
+    // Its own node, as RBAC and the policy allow (the value it registered is put back by its next annotation).
+    expect(asAgent(['get', 'node', own, '-o', 'name']).stdout.trim()).toBe(`node/${own}`);
   });
 
   it('helm uninstall removes every object of the release and keeps the CRDs and the migrations', async () => {

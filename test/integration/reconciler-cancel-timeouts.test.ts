@@ -89,7 +89,7 @@ describe('cancel (deleting the VMIM)', () => {
     const ghost = `${system.nodes[0]}-ghost`;
     await system.core.createNode({ body: { metadata: { name: ghost, labels: { zone: 'ghost' } } } });
     await system.core.patchNodeStatus(
-      { name: ghost, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Test', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }] } } },
+      { name: ghost, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Test', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }], addresses: [{ type: 'InternalIP', address: '127.0.0.1' }] } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     await system.core.patchNode(

@@ -9,7 +9,7 @@ const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export async function createGhostNode(system: TestSystem, name: string, labels: Record<string, string>): Promise<() => Promise<void>> {
   await system.core.createNode({ body: { metadata: { name, labels } } });
   await system.core.patchNodeStatus(
-    { name, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Test', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }] } } },
+    { name, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'Test', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }], addresses: [{ type: 'InternalIP', address: '127.0.0.1' }] } } },
     mergePatch,
   );
   await system.core.patchNode({ name, body: { metadata: { annotations: { 'live-migration.io/agent-endpoint': 'https://127.0.0.1:9' } } } }, mergePatch);

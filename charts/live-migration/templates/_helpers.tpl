@@ -97,9 +97,32 @@ affinity:
 {{- list $svc (printf "%s.%s" $svc .Release.Namespace) (printf "%s.%s.svc" $svc .Release.Namespace) (printf "%s.%s.svc.cluster.local" $svc .Release.Namespace) | toJson -}}
 {{- end -}}
 
-{{- define "live-migration.agentDnsNames" -}}
-{{- $svc := printf "%s-agent" (include "live-migration.fullname" .) -}}
-{{- concat (list $svc (printf "%s.%s.svc" $svc .Release.Namespace)) .Values.agent.certificate.dnsNames | toJson -}}
+{{/*
+The nodes that run an agent, as a JSON list: agent.nodes when set, else the cluster's Nodes (lookup,
+those matching agent.nodeSelector). Each gets its own certificate naming it and its own DaemonSet
+mounting only that certificate: one identity per node. A node added later gets an agent on the
+next `helm upgrade`. `helm template` (no cluster) renders agents for agent.nodes only.
+*/}}
+{{- define "live-migration.agentNodes" -}}
+{{- $nodes := list -}}
+{{- if .Values.agent.nodes -}}
+{{- $nodes = .Values.agent.nodes -}}
+{{- else -}}
+{{- range $node := (lookup "v1" "Node" "" "").items | default list -}}
+{{- $labels := $node.metadata.labels | default dict -}}
+{{- $match := true -}}
+{{- range $key, $value := $.Values.agent.nodeSelector -}}
+{{- if ne (index $labels $key | default "") $value -}}{{- $match = false -}}{{- end -}}
+{{- end -}}
+{{- if $match -}}{{- $nodes = append $nodes $node.metadata.name -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $nodes | toJson -}}
+{{- end -}}
+
+{{/* The name a node's agent certificate carries; the reconciler accepts no other from that node. */}}
+{{- define "live-migration.agentServerName" -}}
+{{- printf "%s.agent.live-migration.io" . -}}
 {{- end -}}
 
 {{/*

@@ -197,4 +197,22 @@ describe('arrival that never comes', () => {
     expect(status?.phase).toBe('Failed');
     expect(status?.migrationState?.failureReason).toBe('TargetFailed: the source finished but the target never saw the domain run (not detected)');
   });
+
+  it('a target that answers a host name (or a port that is not a number) fails TargetFailed naming the field; the source is never asked to start', async () => {
+    world = new World();
+    world.addVmi('vmi');
+    world.addVmim('mig', 'vmi');
+    world.agents
+      .script('node-b', 'prepareTarget', { targetNodeAddress: 'attacker.example', targetDirectMigrationNodePorts: { '16509': 0 }, targetPod: 'agent-node-b' })
+      .script('node-b', 'releaseTarget', undefined);
+    const controller = world.controller();
+    await controller.reconcile(KEY);
+    await controller.reconcile(SCHEDULER_KEY);
+    await controller.reconcile(KEY);
+    const status = world.vmim('mig')?.status;
+    expect(status?.phase).toBe('Failed');
+    expect(status?.migrationState?.failureReason).toBe(
+      'TargetFailed: the target agent answered an unusable destination: targetNodeAddress: must be an IPv4 or IPv6 address (got "attacker.example")',
+    );
+  });
 });

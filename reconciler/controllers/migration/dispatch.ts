@@ -1,6 +1,7 @@
 // Dispatch: moves a migration forward through its phases by calling the node agents — the target
 // prepares, the source starts and reports progress, the target confirms arrival. Each step reads
 // the freshest status, asks a pure function what to do, and commits through the StatusWriter.
+import { checkMigrationDestination } from '../../../common/network-checks.js';
 import type { MigrationConfiguration } from '../../../api/schemas/migration-config.js';
 import type { VirtualMachineInstanceMigration } from '../../../api/schemas/vmim.js';
 import { parseQuantity } from '../../../api/quantity.js';
@@ -138,6 +139,13 @@ export class Dispatch {
     );
     const base = withStatus(vmim, clock ?? status);
     if (answer.ok) {
+      // The target's answer becomes the source's migration URI: an IP and port numbers, or nothing.
+      const bad = checkMigrationDestination(answer.value.targetNodeAddress, answer.value.targetDirectMigrationNodePorts);
+      if (bad) {
+        await this.agents.releaseTarget(base, this.deps.log);
+        await this.writer.fail(base, FailureReason.TargetFailed, `the target agent answered an unusable destination: ${bad}`);
+        return;
+      }
       await this.writer.transition(base, [{ phase: 'TargetReady', ...answer.value }]);
       return;
     }
@@ -153,6 +161,8 @@ export class Dispatch {
     const config = this.configuration(vmim);
     // Cluster-wide, read when the migration starts (as KubeVirt treats it): never per migration.
     const disableTLS = this.deps.config().migrations.disableTLS;
+    const badDestination = checkMigrationDestination(state.targetNodeAddress, state.targetDirectMigrationNodePorts);
+    if (badDestination) return this.stopAfterStart(vmim, status, FailureReason.TargetFailed, `unusable destination: ${badDestination}`);
     const { answer, clock } = await this.agents.call(vmim, status, state.sourceNode, this.writer.nowIso(), (source) =>
       source.startMigration({
         migrationUid: uid,
