@@ -19,6 +19,10 @@ import { callerCheck, type AllowedCaller } from './server/caller-check.js';
 import { startAgentServer, type AgentTlsFiles, type RunningAgentServer } from './server/https-server.js';
 import { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.js';
 import { ArrivalBoard, SimulationDriver } from './simulation/simulation-driver.js';
+import { SimulatedVmHost } from './simulation/simulated-vms.js';
+import type { VmHost } from './vms/vm-host.js';
+import { VmLifecycle } from './vms/vm-lifecycle.js';
+import { createVmMetrics } from './vms/vm-metrics.js';
 
 /** What a driver is made from; one driver per hosted node. */
 export interface DriverContext {
@@ -47,6 +51,13 @@ export const DRIVER_FACTORIES = {
   },
 } satisfies Record<string, DriverFactory>;
 export type DriverName = keyof typeof DRIVER_FACTORIES;
+
+/** The drivers that run VMs (the VM lifecycle); a driver without an entry only migrates. */
+export const VM_HOST_FACTORIES: Partial<Record<DriverName, (context: DriverContext) => VmHost>> = {
+  simulation: () => new SimulatedVmHost(),
+};
+/** Memory a simulated node offers to guests unless --guest-memory says otherwise. */
+export const SIMULATED_GUEST_MEMORY = '16Gi';
 export const DRIVERS = Object.keys(DRIVER_FACTORIES) as DriverName[];
 /** Drivers whose nodes are not real, so one process may host several. */
 export const MULTI_NODE_DRIVERS: readonly DriverName[] = ['simulation'];
@@ -74,6 +85,10 @@ export interface AgentProcessOptions {
   renewMs?: number;
   /** Settings of the libvirt driver (with driver 'libvirt'). */
   libvirt?: LibvirtSettings;
+  /** Watch VMIs of this namespace only (the VM lifecycle); all namespaces when absent. */
+  watchNamespace?: string;
+  /** Memory each hosted node offers to guests (a quantity), for placement. */
+  guestMemory?: string;
 }
 
 export interface HostedNode {
@@ -81,6 +96,7 @@ export interface HostedNode {
   endpoint: string;
   port: number;
   driver: MigrationDriver;
+  vmHost?: VmHost;
   registration?: AgentRegistration;
 }
 
@@ -111,10 +127,12 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
   const apps: AgentApp[] = [];
   const servers: RunningAgentServer[] = [];
   let draining = false;
+  let lifecycle: VmLifecycle | undefined;
 
   const stopAll = async (graceMs: number): Promise<void> => {
     draining = true;
     for (const app of apps) app.setDraining();
+    await lifecycle?.stop();
     // Leases first: the reconciler stops choosing these nodes while in-flight calls finish.
     await Promise.all(nodes.map((n) => n.registration?.stop()));
     await Promise.all(servers.map((s) => s.close(graceMs)));
@@ -141,22 +159,44 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
       const server = await startAgentServer({ app: agentApp.app, tls: options.tls, host: options.listenAddress, port: options.port ?? 0, logger });
       servers.push(server);
       const endpoint = `https://${hostForUrl(options.advertiseAddress)}:${server.port}`;
+      const vmHost = VM_HOST_FACTORIES[options.driver]?.({ nodeName, advertiseAddress: options.advertiseAddress, arrivals, logger, ...(options.libvirt ? { libvirt: options.libvirt } : {}) });
+      const guestMemory = options.guestMemory ?? (options.driver === 'simulation' ? SIMULATED_GUEST_MEMORY : undefined);
       const registration = options.kubeConfig
         ? new AgentRegistration({
             kubeConfig: options.kubeConfig,
             nodeName,
             namespace: options.namespace,
             endpoint,
+            ...(guestMemory !== undefined ? { guestMemory } : {}),
             log: logger,
             ...(options.renewMs !== undefined ? { renewMs: options.renewMs } : {}),
           })
         : undefined;
-      nodes.push({ nodeName, endpoint, port: server.port, driver, ...(registration ? { registration } : {}) });
+      nodes.push({ nodeName, endpoint, port: server.port, driver, ...(vmHost ? { vmHost } : {}), ...(registration ? { registration } : {}) });
       logger.info({ node: nodeName, endpoint, driver: driver.name }, 'agent listening');
     }
   } catch (error) {
     await stopAll(0);
     throw error;
+  }
+
+  // The VM lifecycle before registration: once placement may choose these nodes, their agent
+  // already watches the VMIs it will be given.
+  const vmHosts = nodes.flatMap((n) => (n.vmHost ? [{ node: n.nodeName, host: n.vmHost }] : []));
+  if (options.kubeConfig && vmHosts.length > 0) {
+    lifecycle = new VmLifecycle({
+      kubeConfig: options.kubeConfig,
+      hosts: vmHosts,
+      log: logger.child({ part: 'vm-lifecycle' }),
+      actions: createVmMetrics(metrics.registry),
+      ...(options.watchNamespace ? { watchNamespace: options.watchNamespace } : {}),
+    });
+    try {
+      await lifecycle.start();
+    } catch (error) {
+      await stopAll(0);
+      throw error;
+    }
   }
 
   // Registration after every listener is up: an annotated endpoint always answers.

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { parseFlags } from './flags.js';
+import { parseQuantity } from '../api/quantity.js';
 import { stopOnSignals } from './lifecycle.js';
 import { DRIVERS, MULTI_NODE_DRIVERS, startAgentProcess, type DriverName } from '../agent/agent-process.js';
 import { DEFAULT_ALLOWED_CALLERS, parseAllowedCallers } from '../agent/server/caller-check.js';
@@ -38,6 +39,13 @@ const values = parseFlags({
       help: 'comma list of CN=name, O=org or a bare CN',
     },
     namespace: { type: 'string', value: 'NS', env: 'AGENT_NAMESPACE', default: 'live-migration', help: 'where the agent Leases live' },
+    'watch-namespace': { type: 'string', value: 'NS', env: 'AGENT_WATCH_NAMESPACE', help: 'run the VMIs of this namespace only (default: all namespaces)' },
+    'guest-memory': {
+      type: 'string',
+      value: 'QUANTITY',
+      env: 'AGENT_GUEST_MEMORY',
+      help: 'memory each node offers to guests, for placement (simulation default 16Gi)',
+    },
     'health-address': { type: 'string', value: 'ADDRESS', env: 'AGENT_HEALTH_ADDRESS', default: '0.0.0.0', help: 'plain HTTP /healthz, /readyz, /metrics' },
     'health-port': { type: 'string', value: 'PORT', env: 'AGENT_HEALTH_PORT', default: '8081', help: 'its port (0: a free port)' },
     'log-level': { type: 'string', value: 'LEVEL', env: 'LOG_LEVEL', default: 'info', help: 'pino log level' },
@@ -126,6 +134,16 @@ const libvirt =
       }
     : undefined;
 
+const watchNamespace = values['watch-namespace'] ?? env.AGENT_WATCH_NAMESPACE;
+const guestMemory = values['guest-memory'] ?? env.AGENT_GUEST_MEMORY;
+if (guestMemory !== undefined) {
+  try {
+    if (parseQuantity(guestMemory) <= 0) fail(`--guest-memory must be a positive quantity, got ${guestMemory}`);
+  } catch {
+    fail(`--guest-memory must be a quantity such as 16Gi, got ${guestMemory}`);
+  }
+}
+
 let kubeConfig: KubeConfig | undefined;
 if (!values['no-register']) {
   kubeConfig = new KubeConfig();
@@ -153,6 +171,8 @@ const agent = await startAgentProcess({
   version: packageVersion(),
   logger,
   ...(libvirt ? { libvirt } : {}),
+  ...(watchNamespace ? { watchNamespace } : {}),
+  ...(guestMemory ? { guestMemory } : {}),
 }).catch((error: unknown) => fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`));
 
 agent.registered.then(

@@ -14,6 +14,7 @@ import { LiveAgentDirectory, type AgentTls } from './agents/live-agent-directory
 import { ControllerRunner } from './controller-runner.js';
 import { MigrationController } from './controllers/migration/migration-controller.js';
 import { VmiMigratabilityController } from './controllers/vmi-migratability.js';
+import { PlacementController } from './controllers/placement-controller.js';
 import { LeaderElector } from './leader-election/leader-elector.js';
 import { registerConfigInForceGauge } from '../common/config-in-force-metric.js';
 import { createReconcilerMetrics } from './metrics.js';
@@ -54,6 +55,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
 
   const migrationQueue = new WorkQueue();
   const vmiQueue = new WorkQueue();
+  const placementQueue = new WorkQueue();
   let leading = false;
 
   const vmims = migrationInformer(context, { onEvent: (event, vmim) => migrations.onMigrationEvent(event, vmim) });
@@ -61,12 +63,17 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     onEvent: (event, vmi) => {
       migratability.onVmiEvent(event, vmi);
       migrations.onVmiEvent(event, vmi);
+      placement.onVmiEvent(event, vmi);
     },
   });
   const clusterScoped = { ...context, namespace: undefined };
-  const nodes = nodeInformer(clusterScoped, { onEvent: () => migrations.onClusterEvent() });
+  const onClusterEvent = () => {
+    migrations.onClusterEvent();
+    placement.onClusterEvent();
+  };
+  const nodes = nodeInformer(clusterScoped, { onEvent: onClusterEvent });
   const pvcs = pvcInformer(context, { onEvent: (event, pvc) => migratability.onPvcEvent(event, pvc) });
-  const leases = leaseInformer(clusterScoped, options.namespace, { onEvent: () => migrations.onClusterEvent() });
+  const leases = leaseInformer(clusterScoped, options.namespace, { onEvent: onClusterEvent });
   const configMaps = configMapInformer(clusterScoped, options.configLocation, { onEvent: () => migrations.onClusterEvent() });
   // Read when a migration the webhook did not stamp starts: no event of theirs needs a reconcile.
   const migrationPolicies = migrationPolicyInformer(clusterScoped);
@@ -78,6 +85,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
   registerConfigInForceGauge(metrics.registry, configInForce);
   metrics.watchQueue('migrations', migrationQueue);
   metrics.watchQueue('vmis', vmiQueue);
+  metrics.watchQueue('placement', placementQueue);
   const client = new KubevirtClient(kubeConfig, 'live-migration-reconciler', { count: (kind) => metrics.apiWrites.inc({ kind }) });
   const agents = new LiveAgentDirectory(nodes, leases, options.agentTls, logger.child({ component: 'agent-client-tls' }));
 
@@ -107,10 +115,13 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     observe: metrics.migrations,
   });
   const migratability = new VmiMigratabilityController(vmis, pvcs, client, vmiQueue);
+  const placement = new PlacementController(vmis, nodes, agents, client, placementQueue, () => leading);
 
   const workers = options.workers ?? 4;
   const runners = [
     new ControllerRunner('migration', migrationQueue, migrations.reconcile, { workers, logger, observer: metrics.runner }),
+    // One worker: placements never decide on the same free memory at once.
+    new ControllerRunner('placement', placementQueue, placement.reconcile, { workers: 1, logger, observer: metrics.runner }),
     new ControllerRunner('vmi-migratability', vmiQueue, (key) => (leading ? migratability.reconcile(key) : Promise.resolve()), { workers: 2, logger, observer: metrics.runner }),
   ];
 
@@ -136,6 +147,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
       leading = true;
       migrations.enqueueAll();
       for (const vmi of vmis.list()) vmiQueue.add(`${vmi.metadata.namespace}/${vmi.metadata.name}`);
+      placement.onClusterEvent();
     },
     onStoppedLeading: () => {
       // Another replica may act now: stop writing at once. Every write checks isLeader first, and

@@ -162,6 +162,7 @@ export async function startAgentComponent(state: LocalSystemState, index: number
     `--driver=${spec.driver}`,
     `--nodes=${spec.nodes.join(',')}`,
     `--namespace=${options.namespace}`,
+    ...(options.watchNamespace ? [`--watch-namespace=${options.watchNamespace}`] : []),
     `--tls-cert=${pki.agentCert}`,
     `--tls-key=${pki.agentKey}`,
     `--client-ca=${pki.caCert}`,
