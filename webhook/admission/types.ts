@@ -79,6 +79,8 @@ export const DECISION_REASONS = [
   'VMINameLabelImmutable',
   'InternalError',
   'CachesNotSynced',
+  'VMIFieldNotSupported',
+  'VMIInvalid',
 ] as const;
 export type DecisionReason = (typeof DECISION_REASONS)[number];
 
