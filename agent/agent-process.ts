@@ -20,9 +20,11 @@ import { startAgentServer, type AgentTlsFiles, type RunningAgentServer } from '.
 import { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.js';
 import { ArrivalBoard, SimulationDriver } from './simulation/simulation-driver.js';
 import { SimulatedVmHost } from './simulation/simulated-vms.js';
+import { LibvirtVmHost } from './libvirt/libvirt-vms.js';
 import type { VmHost } from './vms/vm-host.js';
 import { VmLifecycle } from './vms/vm-lifecycle.js';
 import { createVmMetrics } from './vms/vm-metrics.js';
+import { consoleRoute } from './vms/console-route.js';
 
 /** What a driver is made from; one driver per hosted node. */
 export interface DriverContext {
@@ -39,7 +41,14 @@ export interface DriverContext {
 export type LibvirtSettings = Pick<
   LibvirtDriverOptions,
   'uri' | 'migrationAddress' | 'libvirtPort' | 'migrationPortMin' | 'peerUriScheme' | 'stateDir' | 'sampleIntervalMs'
->;
+> & {
+  /** The VM lifecycle's domains: kvm (default) or qemu (TCG). */
+  domainType?: 'kvm' | 'qemu';
+  /** Where libvirtd writes guests' serial consoles (default /var/log/libvirt/qemu). */
+  consoleDir?: string;
+  /** The same directory as the agent reads it, when libvirtd runs in another mount namespace. */
+  consoleReadDir?: string;
+};
 export type DriverFactory = (context: DriverContext) => MigrationDriver;
 
 /** The drivers the agent can run; the libvirt driver adds its entry here. */
@@ -55,6 +64,16 @@ export type DriverName = keyof typeof DRIVER_FACTORIES;
 /** The drivers that run VMs (the VM lifecycle); a driver without an entry only migrates. */
 export const VM_HOST_FACTORIES: Partial<Record<DriverName, (context: DriverContext) => VmHost>> = {
   simulation: () => new SimulatedVmHost(),
+  libvirt: ({ libvirt }) => {
+    if (!libvirt) throw new Error('the libvirt driver needs its settings');
+    return new LibvirtVmHost({
+      uri: libvirt.uri,
+      domainType: libvirt.domainType ?? 'kvm',
+      consoleDir: libvirt.consoleDir ?? '/var/log/libvirt/qemu',
+      ...(libvirt.consoleReadDir ? { consoleReadDir: libvirt.consoleReadDir } : {}),
+      stateDir: libvirt.stateDir,
+    });
+  },
 };
 /** Memory a simulated node offers to guests unless --guest-memory says otherwise. */
 export const SIMULATED_GUEST_MEMORY = '16Gi';
@@ -154,6 +173,7 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
         logger,
         metrics,
         version: options.version,
+        routes: consoleRoute((namespace, name) => lifecycle?.console(nodeName, namespace, name) ?? Promise.resolve(undefined)),
       });
       apps.push(agentApp);
       const server = await startAgentServer({ app: agentApp.app, tls: options.tls, host: options.listenAddress, port: options.port ?? 0, logger });

@@ -60,6 +60,9 @@ const values = parseFlags({
     'libvirt-port': { type: 'string', value: 'PORT', env: 'AGENT_LIBVIRT_PORT', default: '16509', help: libvirtOnly("libvirtd's TCP port") },
     'migration-port-min': { type: 'string', value: 'PORT', env: 'AGENT_MIGRATION_PORT_MIN', default: '49152', help: libvirtOnly("QEMU's first incoming-migration port") },
     'peer-uri-scheme': { type: 'string', value: 'SCHEME', env: 'AGENT_PEER_URI_SCHEME', default: 'qemu+tcp', help: libvirtOnly('how a source libvirtd dials this one') },
+    'domain-type': { type: 'string', value: 'TYPE', env: 'AGENT_DOMAIN_TYPE', default: 'kvm', help: libvirtOnly('domains the agent starts: kvm, or qemu (TCG, no /dev/kvm)') },
+    'console-dir': { type: 'string', value: 'DIR', env: 'AGENT_CONSOLE_DIR', default: '/var/log/libvirt/qemu', help: libvirtOnly("where libvirtd writes guests' serial consoles") },
+    'console-read-dir': { type: 'string', value: 'DIR', env: 'AGENT_CONSOLE_READ_DIR', help: libvirtOnly('--console-dir as this agent reads it (libvirtd in another mount namespace); default the same') },
     'state-dir': {
       type: 'string',
       value: 'DIR',
@@ -87,6 +90,10 @@ function port(name: string, raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--${name} must be a TCP port number, got ${raw}`);
   return n;
+}
+
+function domainType(raw: string): 'kvm' | 'qemu' {
+  return raw === 'kvm' || raw === 'qemu' ? raw : fail(`--domain-type must be kvm or qemu, got ${raw}`);
 }
 
 function list(raw: string | undefined): string[] {
@@ -131,6 +138,9 @@ const libvirt =
         migrationPortMin: port('migration-port-min', values['migration-port-min'] ?? env.AGENT_MIGRATION_PORT_MIN ?? '49152'),
         peerUriScheme: values['peer-uri-scheme'] ?? env.AGENT_PEER_URI_SCHEME ?? 'qemu+tcp',
         stateDir: values['state-dir'] ?? env.AGENT_STATE_DIR ?? `/var/lib/live-migration/agent-${nodes[0] ?? 'node'}`,
+        domainType: domainType(values['domain-type'] ?? env.AGENT_DOMAIN_TYPE ?? 'kvm'),
+        consoleDir: values['console-dir'] ?? env.AGENT_CONSOLE_DIR ?? '/var/log/libvirt/qemu',
+        ...((values['console-read-dir'] ?? env.AGENT_CONSOLE_READ_DIR) ? { consoleReadDir: values['console-read-dir'] ?? env.AGENT_CONSOLE_READ_DIR } : {}),
       }
     : undefined;
 

@@ -46,6 +46,21 @@ export class SimulatedVmHost implements VmHost {
     this.vms.delete(key);
   }
 
+  /**
+   * A simulated serial console: a boot line, then one heartbeat per second since the VMI became
+   * Running (its phase stamp), so the count goes on across migrations as a real guest's does.
+   */
+  async console(vmi: VirtualMachineInstance, nowMs = Date.now()): Promise<string | undefined> {
+    const key = keyOf(vmi);
+    if (!this.vms.has(key)) return undefined;
+    const stamps = Array.isArray(vmi.status?.phaseTransitionTimestamps) ? (vmi.status.phaseTransitionTimestamps as Array<{ phase?: string; phaseTransitionTimestamp?: string }>) : [];
+    const since = Date.parse(stamps.find((s) => s.phase === 'Running')?.phaseTransitionTimestamp ?? '');
+    const seconds = Number.isNaN(since) ? 0 : Math.max(0, Math.floor((nowMs - since) / 1000));
+    const first = Math.max(1, seconds - 199);
+    const lines = [...(first === 1 ? [`lm-booted simulated guest ${key}`] : []), ...Array.from({ length: Math.max(0, seconds - first + 1) }, (_, i) => `lm-heartbeat ${first + i} uptime=${first + i}`)];
+    return lines.map((l) => `${l}\n`).join('');
+  }
+
   has(key: string): boolean {
     return this.vms.has(key);
   }

@@ -29,6 +29,9 @@ describe('the agent decides per VMI', () => {
   it('adopts a VMI Running here with no VM only on a host that adopts; otherwise it failed', () => {
     expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a' }), undefined, true)).toEqual({ kind: 'adopt' });
     expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a' }), undefined, false)).toEqual({ kind: 'report', phase: 'Failed', reason: 'the VM is gone from node a' });
+    // Gone because it is migrating away: the VMI moves to the target soon, nothing to report.
+    expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a', migrationState: { sourceNode: 'a', targetNode: 'b' } }), undefined, false)).toEqual({ kind: 'none' });
+    expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a', migrationState: { sourceNode: 'a', targetNode: 'b', failed: true } }), undefined, false)).toMatchObject({ phase: 'Failed' });
   });
 
   it('reports a guest that stopped on its own, and never leaves a final phase', () => {
@@ -47,6 +50,12 @@ describe('the agent decides per VMI', () => {
     expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a' }, deleting), { ...running, state: 'Succeeded' }, false)).toEqual({ kind: 'release' });
     expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a' }, deleting), undefined, true)).toEqual({ kind: 'remove-finalizer' });
     expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a' }, { deletionTimestamp: 'T' }), undefined, true)).toEqual({ kind: 'none' });
+  });
+
+  it('leaves a VMI run by someone else alone', () => {
+    const external = { annotations: { 'live-migration.io/placement': 'external' } };
+    expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a' }, external), undefined, true)).toEqual({ kind: 'none' });
+    expect(decideVm('a', vmi({ phase: 'Failed', nodeName: 'a' }, external), running, true)).toEqual({ kind: 'none' });
   });
 
   it('treats a VM whose VMI is gone, or of another UID, as an orphan', () => {

@@ -8,13 +8,14 @@
 //   node and not migrating here is a stale copy: released. An incoming migration's VM is never
 //   touched (the migration owns it until the reconciler moves status.nodeName).
 // - The finalizer is added before the first start, so a VMI that ever had a VM here cannot vanish
-//   before this node confirmed the VM is gone. A VMI adopted already Running (made by a harness
-//   that played virt-handler) gets no finalizer: deleting it stops its VM as an orphan.
+//   before this node confirmed the VM is gone. A VMI adopted already Running gets no finalizer:
+//   deleting it stops its VM as an orphan.
+// - A VMI annotated `live-migration.io/placement: external` is run by someone else: no action.
 // - Phases written: Running (with Ready=True) once the VM runs; Succeeded or Failed (with the
 //   reason) when it stops on its own. A final phase is never left.
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { FINAL_VMI_PHASES } from '../../api/schemas/vmi.js';
-import { VM_FINALIZER } from '../../api/vmi-status.js';
+import { EXTERNAL_PLACEMENT, PLACEMENT_ANNOTATION, VM_FINALIZER } from '../../api/vmi-status.js';
 import type { VmInfo } from './vm-host.js';
 
 export type VmAction =
@@ -35,6 +36,12 @@ function hasFinalizer(vmi: VirtualMachineInstance): boolean {
   return vmi.metadata.finalizers?.includes(VM_FINALIZER) ?? false;
 }
 
+/** A migration out of this node in flight: the VM may be gone from here before the VMI moves. */
+function isOutgoing(vmi: VirtualMachineInstance, node: string): boolean {
+  const m = vmi.status?.migrationState;
+  return m?.sourceNode === node && !!m.targetNode && m.targetNode !== node && !m.completed && !m.failed;
+}
+
 function isIncoming(vmi: VirtualMachineInstance, node: string): boolean {
   const m = vmi.status?.migrationState;
   return m?.targetNode === node && !m.completed && !m.failed;
@@ -44,6 +51,8 @@ export function decideVm(node: string, vmi: VirtualMachineInstance | undefined, 
   // A VM started for another VMI of the same name is an orphan, whatever this VMI says.
   if (vm && vmi && vm.uid !== vmi.metadata.uid) return vm.state === 'Running' ? { kind: 'shutdown-orphan' } : { kind: 'release' };
   if (!vmi) return vm ? (vm.state === 'Running' ? { kind: 'shutdown-orphan' } : { kind: 'release' }) : NONE;
+  // Run by someone else (KubeVirt's virt-handler, a harness playing it): never ours to touch.
+  if (vmi.metadata.annotations?.[PLACEMENT_ANNOTATION] === EXTERNAL_PLACEMENT) return NONE;
   const status = vmi.status ?? {};
   if (status.nodeName !== node) {
     if (isIncoming(vmi, node)) return NONE;
@@ -58,6 +67,7 @@ export function decideVm(node: string, vmi: VirtualMachineInstance | undefined, 
   }
   if (final) return vm?.state === 'Running' ? { kind: 'shutdown' } : NONE;
   if (!vm) {
+    if (isOutgoing(vmi, node)) return NONE;
     if (phase === 'Running') return adoptsReportedVms ? { kind: 'adopt' } : { kind: 'report', phase: 'Failed', reason: `the VM is gone from node ${node}` };
     if (phase === 'Unknown') return NONE;
     return hasFinalizer(vmi) ? { kind: 'start' } : { kind: 'add-finalizer' };

@@ -4,6 +4,8 @@
 // libvirt domain `<namespace>_<name>`), each VM carrying the UID of the VMI it was started for.
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 
+export const CONSOLE_MAX_BYTES = 256 * 1024;
+
 export type VmState = 'Running' | 'Succeeded' | 'Failed';
 
 export interface VmInfo {
@@ -33,6 +35,8 @@ export interface VmHost {
   adopt(vmi: VirtualMachineInstance): Promise<void>;
   /** Guest shutdown, forced after graceSeconds; answers whether the VM is gone yet. */
   shutdown(key: string, graceSeconds: number): Promise<'gone' | 'stopping'>;
+  /** The guest's serial console log as this node has it (at most the last CONSOLE_MAX_BYTES); undefined without a VM. */
+  console(vmi: VirtualMachineInstance): Promise<string | undefined>;
   /** Drops a VM that is no longer this node's (it migrated away, or stopped and was reported). */
   release(key: string): Promise<void>;
 }

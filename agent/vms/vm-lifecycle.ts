@@ -74,6 +74,14 @@ export class VmLifecycle {
     await this.informer.stop();
   }
 
+  /** The console of a VMI that runs on `node` (undefined when it does not, or has no VM here). */
+  async console(node: string, namespace: string, name: string): Promise<string | undefined> {
+    const host = this.options.hosts.find((h) => h.node === node)?.host;
+    const vmi = this.informer.get(name, namespace);
+    if (!host || !vmi || vmi.status?.nodeName !== node) return undefined;
+    return host.console(vmi);
+  }
+
   private route(vmi: VirtualMachineInstance): void {
     const key = keyOf(vmi);
     for (const controller of this.controllers.values()) {

@@ -13,7 +13,15 @@ export type Command =
   | ({ kind: 'cancel'; vmi: string } & Common)
   | ({ kind: 'status'; vmi?: string; watch: boolean } & Common)
   | ({ kind: 'history'; vmi: string } & Common)
+  | ({ kind: 'console'; vmi: string; follow: boolean; agentTls: AgentTlsFlags } & Common)
   | { kind: 'help' };
+
+/** The client certificate the console shows itself to the node agents with (they allow listed callers only). */
+export interface AgentTlsFlags {
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -26,6 +34,7 @@ Usage:
   kubectl migrate cancel VMI [-n NS] [-o json|yaml]
   kubectl migrate status [VMI] [-n NS | -A] [-w] [-o json|yaml]
   kubectl migrate history VMI [-n NS] [-o json|yaml]
+  kubectl migrate console VMI [-n NS] [-f] [--agent-cert FILE --agent-key FILE --agent-ca FILE]
 
 Options:
   -n, --namespace NS      namespace (default: the kubeconfig context's, else "default")
@@ -36,10 +45,14 @@ Options:
   -w, --watch             status: keep the table up to date
   -o, --output FORMAT     json or yaml instead of text
   --kubeconfig FILE       kubeconfig (default: $KUBECONFIG, then ~/.kube/config)
+  -f, --follow            console: keep printing, following the VMI to the node it migrates to
+  --agent-cert, --agent-key, --agent-ca FILE
+                          console: a client certificate the node agents allow, and their CA
+                          (default: $LIVE_MIGRATION_AGENT_CERT, _KEY, _CA)
 
 Exit codes: 0 success, 1 the migration failed or was refused (or an API error), 2 usage error.`;
 
-const SUBCOMMANDS = new Set(['cancel', 'status', 'history']);
+const SUBCOMMANDS = new Set(['cancel', 'status', 'history', 'console']);
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
@@ -67,6 +80,8 @@ export function parseCommand(argv: readonly string[]): Command {
   const common: Common = { allNamespaces: false, output: 'text' };
   let wait = false;
   let watch = false;
+  let follow = false;
+  const agentTls: AgentTlsFlags = {};
   let help = false;
   // After `--` every word is a VMI name: `kubectl migrate -- status` migrates a VMI named status.
   let literalFrom = Infinity;
@@ -136,6 +151,20 @@ export function parseCommand(argv: readonly string[]): Command {
       case '--kubeconfig':
         common.kubeconfig = value();
         break;
+      case '-f':
+      case '--follow':
+        flag();
+        follow = true;
+        break;
+      case '--agent-cert':
+        agentTls.cert = value();
+        break;
+      case '--agent-key':
+        agentTls.key = value();
+        break;
+      case '--agent-ca':
+        agentTls.ca = value();
+        break;
       case '-h':
       case '--help':
         help = true;
@@ -143,10 +172,10 @@ export function parseCommand(argv: readonly string[]): Command {
       default:
         throw new UsageError(`unknown flag ${name}`);
     }
-    seen.add(name.replace(/^-(\w)$/, (_, c: string) => ({ n: '--namespace', A: '--all-namespaces', o: '--output', w: '--watch', h: '--help' })[c] ?? `-${c}`));
+    seen.add(name.replace(/^-(\w)$/, (_, c: string) => ({ n: '--namespace', A: '--all-namespaces', o: '--output', w: '--watch', h: '--help', f: '--follow' })[c] ?? `-${c}`));
   }
   if (help) return { kind: 'help' };
-  if (positional.length === 0) throw new UsageError('a VMI name or a subcommand (cancel, status, history) is required');
+  if (positional.length === 0) throw new UsageError('a VMI name or a subcommand (cancel, status, history, console) is required');
 
   const [first, ...rest] = positional as [string, ...string[]];
   const subcommand = SUBCOMMANDS.has(first) && literalFrom > 0 ? first : undefined;
@@ -156,6 +185,7 @@ export function parseCommand(argv: readonly string[]): Command {
     cancel: ['--namespace', '--output', '--kubeconfig'],
     status: ['--namespace', '--all-namespaces', '--output', '--watch', '--kubeconfig'],
     history: ['--namespace', '--output', '--kubeconfig'],
+    console: ['--namespace', '--follow', '--kubeconfig', '--agent-cert', '--agent-key', '--agent-ca'],
   };
   const kind = subcommand ?? 'migrate';
   for (const flagName of seen) {
@@ -172,6 +202,8 @@ export function parseCommand(argv: readonly string[]): Command {
       return { kind, vmi: objectName('VMI name', args[0]), ...common };
     case 'history':
       return { kind, vmi: objectName('VMI name', args[0]), ...common };
+    case 'console':
+      return { kind, vmi: objectName('VMI name', args[0]), follow, agentTls, ...common };
     default:
       return { kind: 'status', ...(args[0] !== undefined ? { vmi: objectName('VMI name', args[0]) } : {}), watch, ...common };
   }

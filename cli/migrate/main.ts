@@ -3,6 +3,7 @@
 import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { MigrationState } from '../../api/schemas/migration-state.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
+import { runConsole } from './console.js';
 import { parseCommand, USAGE, UsageError, type Command, type OutputFormat } from './args.js';
 import {
   asList,
@@ -252,6 +253,8 @@ export async function runKubectlMigrate(argv: readonly string[], io: Io, apiFor:
         return await status(command, namespace, api, io);
       case 'history':
         return await history(command, namespace, api, io);
+      case 'console':
+        return await runConsole(command, namespace, kubeConfig, io);
     }
   } catch (error) {
     io.stderr.write(`${apiErrorText(error)}\n`);

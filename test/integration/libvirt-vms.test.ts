@@ -1,0 +1,175 @@
+// The VM lifecycle on real libvirt + QEMU (TCG, the two-host harness): a VMI applied with kubectl
+// is placed by the reconciler, its domain defined and started by that host's agent from the VMI
+// (KubeVirt's name, our UID in its metadata), reported Running and Ready; the guest migrates there
+// and back and keeps counting (same guest, no second boot); an agent killed with SIGKILL leaves
+// its guest running and the new agent owns it without starting it again; deleting the VMI shuts
+// the guest down and undefines the domain before the VMI goes.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiException } from '@kubernetes/client-node';
+import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
+import { domainState, findLeftovers, guestImage, heartbeats, listDomains, readConsole, startTestHosts, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
+import { kubectl } from '../setup/environment.js';
+import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
+
+const log = (message: string) => process.stderr.write(`[libvirt-vms] ${message}\n`);
+let hosts: TestHosts | undefined;
+let system: TestSystem | undefined;
+let stateDir: string;
+const hostOf = new Map<string, TestHost>();
+
+function sys(): TestSystem {
+  if (!system) throw new Error('system not started');
+  return system;
+}
+const domain = (vmi: string) => `${sys().ns}_${vmi}`;
+
+beforeAll(async () => {
+  const image = guestImage();
+  hosts = await startTestHosts({ hosts: ['a', 'b'] });
+  const byName = { a: hosts.get('a'), b: hosts.get('b') };
+  stateDir = mkdtempSync(join(tmpdir(), 'live-migration-agent-state-'));
+  system = await startTestSystem('lvm', {
+    nodes: 2,
+    nodeNames: ['a', 'b'],
+    nodeLabels: () => ({ 'live-migration.io/simulated': 'false' }),
+    webhook: true,
+    agents: (nodes) =>
+      nodes.map((node) => {
+        const host = byName[node.endsWith('-a') ? 'a' : 'b'];
+        hostOf.set(node, host);
+        return {
+          nodes: [node],
+          driver: 'libvirt' as const,
+          extraArgs: [
+            `--libvirt-uri=${host.uri}`,
+            `--migration-address=${host.address}`,
+            `--state-dir=${join(stateDir, host.name)}`,
+            '--domain-type=qemu',
+            '--guest-memory=1Gi',
+            `--console-read-dir=${join(host.dir, 'log', 'qemu')}`,
+          ],
+        };
+      }),
+  });
+  log(`up; guest kernel ${image.kernel}`);
+}, 240_000);
+
+afterAll(async () => {
+  await system?.stop().catch((error: unknown) => log(`system stop: ${String(error)}`));
+  if (hosts) {
+    await hosts.stop();
+    expect(findLeftovers({ runId: hosts.runId, netnsInodes: hosts.netnsInodes })).toEqual([]);
+  }
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+}, 90_000);
+
+function manifest(name: string): string {
+  const image = guestImage();
+  return JSON.stringify({
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    metadata: {
+      name,
+      namespace: sys().ns,
+      annotations: {
+        'live-migration.io/kernel': image.kernel,
+        'live-migration.io/initrd': image.initrd,
+        'live-migration.io/kernel-args': 'console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=0 lm.dirty=0',
+      },
+    },
+    spec: { terminationGracePeriodSeconds: 3, domain: { memory: { guest: '128Mi' }, devices: {} } },
+  });
+}
+
+async function nodeOf(name: string): Promise<string> {
+  return (await getVmi(sys(), name)).status?.nodeName ?? '';
+}
+
+function host(node: string): TestHost {
+  const h = hostOf.get(node);
+  if (!h) throw new Error(`no host for ${node}`);
+  return h;
+}
+
+/** Boot lines across both hosts' consoles: a migrated guest boots once. */
+function boots(name: string): number {
+  return [...hostOf.values()].reduce((n, h) => n + (readConsole(h, domain(name)).match(/lm-booted/g) ?? []).length, 0);
+}
+
+async function migrate(vmim: string, vmi: string): Promise<void> {
+  await createMigration(sys(), vmim, vmi);
+  const done = await eventually(`${vmim} final`, async () => {
+    const m = await getMigration(sys(), vmim);
+    return m?.status?.phase === 'Succeeded' || m?.status?.phase === 'Failed' ? m : undefined;
+  }, 180_000, 250);
+  expect(done.status?.phase).toBe('Succeeded');
+}
+
+describe('a VMI on libvirt', () => {
+  it('kubectl apply boots a real guest on the node placement chose: Running, Ready, the domain ours', async () => {
+    expect(kubectl(['apply', '-f', '-'], manifest('vm-1')).code).toBe(0);
+    const vmi = await eventually('vm-1 Running', async () => {
+      const v = await getVmi(sys(), 'vm-1');
+      return v.status?.phase === 'Running' ? v : undefined;
+    }, 60_000, 200);
+    expect(vmi.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+    const on = host(vmi.status?.nodeName ?? '');
+    expect(await domainState(on, domain('vm-1'))).toBe('running');
+    await waitForHeartbeat(on, domain('vm-1'), 2, 120_000);
+    expect(boots('vm-1')).toBe(1);
+  }, 180_000);
+
+  it('migrates there and back and keeps counting: the same guest, no second boot', async () => {
+    const first = await nodeOf('vm-1');
+    const before = Math.max(...heartbeats(readConsole(host(first), domain('vm-1'))));
+    await migrate('there', 'vm-1');
+    const second = await nodeOf('vm-1');
+    expect(second).not.toBe(first);
+    const onSecond = await waitForHeartbeat(host(second), domain('vm-1'), before, 30_000);
+    expect(onSecond).toBeGreaterThan(before);
+    await migrate('back', 'vm-1');
+    expect(await nodeOf('vm-1')).toBe(first);
+    await waitForHeartbeat(host(first), domain('vm-1'), onSecond, 30_000);
+    expect(boots('vm-1')).toBe(1);
+    expect(await listDomains(host(second))).not.toContain(domain('vm-1'));
+    expect((await getVmi(sys(), 'vm-1')).status?.phase).toBe('Running');
+  }, 420_000);
+
+  it('an agent killed with SIGKILL leaves its guest running; the new agent owns it and starts nothing twice', async () => {
+    const node = await nodeOf('vm-1');
+    const index = sys().nodes.indexOf(node);
+    const name = agentComponentName(sys().state.options, index);
+    const agent = sys().state.processes.find((p) => p.name === name);
+    if (!agent) throw new Error(`no ${name}`);
+    const before = Math.max(...heartbeats(readConsole(host(node), domain('vm-1'))));
+    await stopComponent(agent, 'SIGKILL');
+    await waitForHeartbeat(host(node), domain('vm-1'), before, 30_000); // runs on without its agent
+    await startAgentComponent(sys().state, index);
+    const rv = (await getVmi(sys(), 'vm-1')).metadata.resourceVersion;
+    // The new agent has looked at its domains (its first resync) once it is ready; another resync later nothing changed.
+    await waitForHeartbeat(host(node), domain('vm-1'), before + 5, 30_000);
+    expect(boots('vm-1')).toBe(1);
+    expect((await getVmi(sys(), 'vm-1')).metadata.resourceVersion).toBe(rv);
+  }, 180_000);
+
+  it('delete shuts the guest down and undefines the domain before the VMI goes', async () => {
+    const node = await nodeOf('vm-1');
+    expect(kubectl(['delete', 'vmi', 'vm-1', '-n', sys().ns, '--wait=false']).code).toBe(0);
+    // The finalizer holds the VMI while its guest still runs.
+    const deleting = await getVmi(sys(), 'vm-1');
+    expect(deleting.metadata.finalizers).toContain('live-migration.io/vm-shutdown');
+    await eventually('vm-1 gone', async () => {
+      try {
+        await getVmi(sys(), 'vm-1');
+        return undefined;
+      } catch (error) {
+        if (error instanceof ApiException && error.code === 404) return true;
+        throw error;
+      }
+    }, 60_000, 200);
+    expect(await listDomains(host(node))).not.toContain(domain('vm-1'));
+  }, 120_000);
+});
