@@ -5,6 +5,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   scale: async () => (await import('./scale.js')).main(),
   chaos: async () => (await import('./chaos.js')).main(),
   memory: async () => (await import('./memory.js')).main(),
+  vm: async () => (await import('./vm.js')).main(),
 };
 
 const name = process.argv[2];

@@ -5,13 +5,15 @@
 // its guest running and the new agent owns it without starting it again; deleting the VMI shuts
 // the guest down and undefines the domain before the VMI goes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
-import { domainState, findLeftovers, guestImage, heartbeats, listDomains, readConsole, startTestHosts, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
-import { kubectl } from '../setup/environment.js';
+import { domainState, findLeftovers, guestImage, heartbeats, listDomains, readConsole, startTestHosts, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
+import { REPO_ROOT } from '../../api/generated-files.js';
+import { kubectl, readControlPlaneState } from '../setup/environment.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
 
 const log = (message: string) => process.stderr.write(`[libvirt-vms] ${message}\n`);
@@ -36,6 +38,8 @@ beforeAll(async () => {
     nodeNames: ['a', 'b'],
     nodeLabels: () => ({ 'live-migration.io/simulated': 'false' }),
     webhook: true,
+    // Slow enough that a delete lands while a migration of a filled guest runs.
+    migrations: 'bandwidthPerMigration: 16Mi',
     agents: (nodes) =>
       nodes.map((node) => {
         const host = byName[node.endsWith('-a') ? 'a' : 'b'];
@@ -66,7 +70,7 @@ afterAll(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }, 90_000);
 
-function manifest(name: string): string {
+function manifest(name: string, memory = '128Mi', fillMiB = 0): string {
   const image = guestImage();
   return JSON.stringify({
     apiVersion: 'kubevirt.io/v1',
@@ -77,15 +81,37 @@ function manifest(name: string): string {
       annotations: {
         'live-migration.io/kernel': image.kernel,
         'live-migration.io/initrd': image.initrd,
-        'live-migration.io/kernel-args': 'console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=0 lm.dirty=0',
+        'live-migration.io/kernel-args': `console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=${fillMiB} lm.dirty=0`,
       },
     },
-    spec: { terminationGracePeriodSeconds: 3, domain: { memory: { guest: '128Mi' }, devices: {} } },
+    spec: { terminationGracePeriodSeconds: 3, domain: { memory: { guest: memory }, devices: {} } },
   });
 }
 
 async function nodeOf(name: string): Promise<string> {
   return (await getVmi(sys(), name)).status?.nodeName ?? '';
+}
+
+const PLUGIN = join(REPO_ROOT, 'cli/bin/kubectl-migrate.js');
+
+/** The plugin as a user runs it, with a client certificate the agents allow (the reconciler's, here). */
+function pluginEnv(): NodeJS.ProcessEnv {
+  const { pki } = sys().state;
+  return {
+    ...process.env,
+    KUBECONFIG: readControlPlaneState().kubeconfig,
+    LIVE_MIGRATION_AGENT_CERT: pki.reconcilerCert,
+    LIVE_MIGRATION_AGENT_KEY: pki.reconcilerKey,
+    LIVE_MIGRATION_AGENT_CA: pki.caCert,
+  };
+}
+
+function plugin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [PLUGIN, ...args], { env: pluginEnv(), timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }
 
 function host(node: string): TestHost {
@@ -122,7 +148,7 @@ describe('a VMI on libvirt', () => {
     expect(boots('vm-1')).toBe(1);
   }, 180_000);
 
-  it('migrates there and back and keeps counting: the same guest, no second boot', async () => {
+  it('migrates there and back and keeps counting: the same guest, no second boot; kubectl migrate console follows it', async () => {
     const first = await nodeOf('vm-1');
     const before = Math.max(...heartbeats(readConsole(host(first), domain('vm-1'))));
     await migrate('there', 'vm-1');
@@ -130,9 +156,30 @@ describe('a VMI on libvirt', () => {
     expect(second).not.toBe(first);
     const onSecond = await waitForHeartbeat(host(second), domain('vm-1'), before, 30_000);
     expect(onSecond).toBeGreaterThan(before);
-    await migrate('back', 'vm-1');
-    expect(await nodeOf('vm-1')).toBe(first);
-    await waitForHeartbeat(host(first), domain('vm-1'), onSecond, 30_000);
+
+    // The console from the VMI's current node, through its agent: counting on, no boot there.
+    const shown = await plugin(['console', 'vm-1', '-n', sys().ns]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).not.toContain('lm-booted');
+    expect(Math.min(...heartbeats(shown.stdout))).toBeGreaterThan(before);
+
+    // Followed (-f) across the way back: a marker, then the count goes on from the other node.
+    const follower = spawn(process.execPath, [PLUGIN, 'console', 'vm-1', '-n', sys().ns, '-f'], { env: pluginEnv() });
+    let followed = '';
+    follower.stdout.on('data', (chunk: Buffer) => (followed += chunk.toString('utf8')));
+    try {
+      await migrate('back', 'vm-1');
+      expect(await nodeOf('vm-1')).toBe(first);
+      const after = await waitForHeartbeat(host(first), domain('vm-1'), onSecond, 30_000);
+      await eventually('the follower to show the count on the first node', async () => {
+        const [, tail] = followed.split(`--- vm-1 now on ${first} ---\n`);
+        return tail !== undefined && heartbeats(tail).some((n) => n >= after) ? true : undefined;
+      }, 30_000, 200);
+      const [head, tail] = followed.split(`--- vm-1 now on ${first} ---\n`) as [string, string];
+      expect(Math.min(...heartbeats(tail))).toBeGreaterThan(Math.max(...heartbeats(head)));
+    } finally {
+      follower.kill('SIGTERM');
+    }
     expect(boots('vm-1')).toBe(1);
     expect(await listDomains(host(second))).not.toContain(domain('vm-1'));
     expect((await getVmi(sys(), 'vm-1')).status?.phase).toBe('Running');
@@ -172,4 +219,44 @@ describe('a VMI on libvirt', () => {
     }, 60_000, 200);
     expect(await listDomains(host(node))).not.toContain(domain('vm-1'));
   }, 120_000);
+
+  it('delete during a migration: never two guests running, never none while the VMI runs; then none and the VMI gone', async () => {
+    expect(kubectl(['apply', '-f', '-'], manifest('vm-2', '256Mi', 160)).code).toBe(0);
+    const node = await eventually('vm-2 Running', async () => {
+      const v = await getVmi(sys(), 'vm-2');
+      return v.status?.phase === 'Running' ? v.status.nodeName : undefined;
+    }, 60_000, 200);
+    await waitForConsole(host(node ?? ''), domain('vm-2'), /lm-filled mib=160/, 120_000);
+    await createMigration(sys(), 'vm-2-away', 'vm-2');
+    await eventually('vm-2-away Running', async () => ((await getMigration(sys(), 'vm-2-away'))?.status?.phase === 'Running' ? true : undefined), 60_000, 100);
+    expect(kubectl(['delete', 'vmi', 'vm-2', '-n', sys().ns, '--wait=false']).code).toBe(0);
+    const hostsList = [...hostOf.values()];
+    let vmiGone = false;
+    let samples = 0;
+    while (!vmiGone) {
+      const states = await Promise.all(hostsList.map((h) => domainState(h, domain('vm-2'))));
+      const running = states.filter((st) => st === 'running').length;
+      expect({ states, running: running <= 1 }).toEqual({ states, running: true });
+      try {
+        const v = await getVmi(sys(), 'vm-2');
+        // While the VMI has not been confirmed shut down, its guest exists somewhere.
+        if (!v.metadata.deletionTimestamp) expect(states.some((st) => st !== undefined)).toBe(true);
+      } catch (error) {
+        if (!(error instanceof ApiException && error.code === 404)) throw error;
+        vmiGone = true;
+      }
+      samples++;
+      if (samples > 600) throw new Error('vm-2 still there after 600 samples');
+    }
+    await eventually('no vm-2 domain on any host', async () => {
+      const lists = await Promise.all(hostsList.map((h) => listDomains(h)));
+      return lists.every((l) => !l.includes(domain('vm-2'))) ? true : undefined;
+    }, 60_000, 200);
+  }, 300_000);
+
+  it('an unsupported field is refused at kubectl apply, named', () => {
+    const refused = kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: 'vm-bad', namespace: sys().ns }, spec: { domain: { memory: { guest: '128Mi' }, devices: { interfaces: [{ name: 'default', bridge: {} }] } } } }));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('spec.domain.devices.interfaces: not supported yet');
+  });
 });

@@ -4,7 +4,11 @@
 // without starting any twice; a node whose agent is gone gets nothing; after a migration the
 // target's agent owns the VMI.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
+import { REPO_ROOT } from '../../api/generated-files.js';
+import { readControlPlaneState } from '../setup/environment.js';
 import { startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
@@ -144,6 +148,28 @@ describe('migration', () => {
     await deleteVmi('vm-b');
     await eventually('vm-b gone', async () => ((await vmiOrGone('vm-b')) === undefined ? true : undefined), 30_000, 100);
     expect((await vmActions())[`shutdown@${target}`]).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('console', () => {
+  it('kubectl migrate console shows the guest console from its current node, through the agent', async () => {
+    const { pki } = system.state;
+    const env = { ...process.env, KUBECONFIG: readControlPlaneState().kubeconfig };
+    const run = (extra: Record<string, string>) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [join(REPO_ROOT, 'cli/bin/kubectl-migrate.js'), 'console', 'vm-a', '-n', system.ns], { env: { ...env, ...extra }, timeout: 60_000 }, (error, stdout, stderr) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    await eventually('a heartbeat on the console', async () => {
+      const shown = await run({ LIVE_MIGRATION_AGENT_CERT: pki.reconcilerCert, LIVE_MIGRATION_AGENT_KEY: pki.reconcilerKey, LIVE_MIGRATION_AGENT_CA: pki.caCert });
+      expect(shown.code).toBe(0);
+      return /^lm-heartbeat \d+ /m.test(shown.stdout) ? shown : undefined;
+    }, 10_000, 500);
+    // Without a certificate the agents allow, nothing is shown.
+    const refused = await run({ LIVE_MIGRATION_AGENT_CERT: pki.agentCert, LIVE_MIGRATION_AGENT_KEY: pki.agentKey, LIVE_MIGRATION_AGENT_CA: pki.caCert });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/HTTP 401: .*Unauthenticated/);
   });
 });
 
