@@ -59,7 +59,7 @@ export class LibvirtVmHost implements VmHost {
   private readonly deadlines = new Map<string, number>();
 
   constructor(private readonly options: LibvirtVmHostOptions) {
-    this.resyncMs = options.resyncMs ?? 2_000;
+    this.resyncMs = options.resyncMs ?? 5_000;
   }
 
   async list(): Promise<VmInfo[]> {

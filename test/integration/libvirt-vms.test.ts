@@ -16,6 +16,8 @@ import { REPO_ROOT } from '../../api/generated-files.js';
 import { kubectl, readControlPlaneState } from '../setup/environment.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
 
+/** VMIs of the many-guests test: ten TCG guests of 128 MiB (LIBVIRT_VMS_MANY lowers it on a small machine). */
+const TEN = Number(process.env.LIBVIRT_VMS_MANY ?? 10);
 const log = (message: string) => process.stderr.write(`[libvirt-vms] ${message}\n`);
 let hosts: TestHosts | undefined;
 let system: TestSystem | undefined;
@@ -29,7 +31,7 @@ function sys(): TestSystem {
 const domain = (vmi: string) => `${sys().ns}_${vmi}`;
 
 beforeAll(async () => {
-  const image = guestImage();
+  image = guestImage();
   hosts = await startTestHosts({ hosts: ['a', 'b'] });
   const byName = { a: hosts.get('a'), b: hosts.get('b') };
   stateDir = mkdtempSync(join(tmpdir(), 'live-migration-agent-state-'));
@@ -70,8 +72,10 @@ afterAll(async () => {
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 }, 90_000);
 
+/** Read once: the shared guest image may be rebuilt while a long run goes on. */
+let image: { kernel: string; initrd: string };
+
 function manifest(name: string, memory = '128Mi', fillMiB = 0): string {
-  const image = guestImage();
   return JSON.stringify({
     apiVersion: 'kubevirt.io/v1',
     kind: 'VirtualMachineInstance',
@@ -259,4 +263,56 @@ describe('a VMI on libvirt', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('spec.domain.devices.interfaces: not supported yet');
   });
+
+  it('ten VMIs: placed across both hosts (none where memory does not fit, none where the agent is gone), migrated there and back twice, all counting', async () => {
+    const names = Array.from({ length: TEN }, (_, i) => `many-${i}`);
+    for (const name of names) expect(kubectl(['apply', '-f', '-'], manifest(name)).code).toBe(0);
+    const placed = await Promise.all(
+      names.map((name) =>
+        eventually(`${name} Running`, async () => {
+          const v = await getVmi(sys(), name);
+          return v.status?.phase === 'Running' ? (v.status.nodeName ?? '') : undefined;
+        }, 120_000, 250),
+      ),
+    );
+    const perNode = sys().nodes.map((n) => placed.filter((p) => p === n).length);
+    expect(perNode).toEqual([TEN / 2, TEN / 2]); // least loaded first
+    await Promise.all(names.map(async (name, i) => waitForHeartbeat(host(placed[i] ?? ''), domain(name), 0, 180_000)));
+
+    // Each host offers 1Gi to guests and has 5 × 128Mi: a 512Mi guest fits nowhere.
+    expect(kubectl(['apply', '-f', '-'], manifest('too-big', '512Mi')).code).toBe(0);
+    const big = await eventually('too-big Unschedulable', async () => {
+      const v = await getVmi(sys(), 'too-big');
+      return v.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    }, 30_000, 200);
+    expect(big.message).toBe('0/2 nodes are available: 2 nodes insufficient memory (needs 512Mi).');
+    expect(kubectl(['delete', 'vmi', 'too-big', '-n', sys().ns]).code).toBe(0);
+
+    // Four rounds of ten migrations under the default limits; every guest moves each time.
+    for (let round = 0; round < 4; round++) {
+      const from = await Promise.all(names.map((n) => nodeOf(n)));
+      const beats = names.map((n, i) => Math.max(0, ...heartbeats(readConsole(host(from[i] ?? ''), domain(n)))));
+      await Promise.all(names.map((n) => createMigration(sys(), `${n}-r${round}`, n)));
+      await Promise.all(names.map((n) => eventually(`${n}-r${round} final`, async () => {
+        const m = await getMigration(sys(), `${n}-r${round}`);
+        return m?.status?.phase === 'Succeeded' || m?.status?.phase === 'Failed' ? m.status.phase : undefined;
+      }, 300_000, 500).then((phase) => expect(phase).toBe('Succeeded'))));
+      const to = await Promise.all(names.map((n) => nodeOf(n)));
+      to.forEach((node, i) => expect(node).not.toBe(from[i]));
+      await Promise.all(names.map((n, i) => waitForHeartbeat(host(to[i] ?? ''), domain(n), beats[i], 60_000)));
+    }
+    for (const n of names) expect(boots(n)).toBe(1);
+
+    // A host whose agent is gone gets no new VMI.
+    const index = 1;
+    const name = agentComponentName(sys().state.options, index);
+    const agent = sys().state.processes.find((p) => p.name === name);
+    if (!agent) throw new Error(`no ${name}`);
+    await stopComponent(agent, 'SIGTERM');
+    expect(kubectl(['apply', '-f', '-'], manifest('late')).code).toBe(0);
+    const late = await eventually('late placed', async () => (await getVmi(sys(), 'late')).status?.nodeName, 30_000, 200);
+    expect(late).toBe(sys().nodes[0]);
+    await startAgentComponent(sys().state, index);
+    for (const n of [...names, 'late']) expect(kubectl(['delete', 'vmi', n, '-n', sys().ns, '--wait=false']).code).toBe(0);
+  }, 900_000);
 });
