@@ -16,7 +16,9 @@ COPY agent agent
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
-# virsh, for the agent's libvirt driver (it talks to the node's libvirtd through its socket).
+# virsh and virt-admin (both in libvirt-clients), for the agent's libvirt driver: it talks to the
+# node's libvirtd through its socket, and reloads libvirtd's TLS listener after a certificate
+# rotation (virt-admin server-update-tls) through the admin socket beside it.
 RUN apt-get update && apt-get install -y --no-install-recommends libvirt-clients \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production

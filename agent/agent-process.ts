@@ -40,7 +40,7 @@ export interface DriverContext {
 /** What the libvirt driver needs beyond the node name: its own options, as cmd/agent.ts flags set them. */
 export type LibvirtSettings = Pick<
   LibvirtDriverOptions,
-  'uri' | 'migrationAddress' | 'libvirtPort' | 'migrationPortMin' | 'peerUriScheme' | 'stateDir' | 'sampleIntervalMs'
+  'uri' | 'migrationAddress' | 'libvirtPort' | 'migrationPortMin' | 'migrationTlsDir' | 'adminUri' | 'stateDir' | 'sampleIntervalMs'
 > & {
   /** The VM lifecycle's domains: kvm (default) or qemu (TCG). */
   domainType?: 'kvm' | 'qemu';
@@ -55,7 +55,7 @@ export type DriverFactory = (context: DriverContext) => MigrationDriver;
 export const DRIVER_FACTORIES = {
   simulation: ({ nodeName, advertiseAddress, arrivals }) => new SimulationDriver({ nodeName, address: advertiseAddress, clock: realClock, arrivals }),
   libvirt: ({ nodeName, libvirt, logger }) => {
-    if (!libvirt) throw new Error('the libvirt driver needs its settings (--libvirt-uri, --migration-address, --state-dir)');
+    if (!libvirt) throw new Error('the libvirt driver needs its settings (--libvirt-uri, --migration-address, --migration-tls-dir, --state-dir)');
     return new LibvirtDriver({ nodeName, ...libvirt, ...(logger ? { log: logger } : {}) });
   },
 } satisfies Record<string, DriverFactory>;

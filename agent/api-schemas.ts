@@ -68,6 +68,7 @@ export const startMigrationRequestSchema: JsonSchema = {
     maxDowntimeMs: { type: 'integer', minimum: 1, maximum: 3_600_000 },
     allowAutoConverge: { type: 'boolean' },
     allowPostCopy: { type: 'boolean' },
+    disableTLS: { type: 'boolean' },
     memoryBytes: { ...bytes, minimum: 1 },
     annotations,
   },

@@ -53,6 +53,12 @@ export interface StartMigrationRequest {
   maxDowntimeMs?: number;
   allowAutoConverge: boolean;
   allowPostCopy: boolean;
+  /**
+   * kubevirt-config `migrations.disableTLS`: true runs QEMU's migration stream in clear text (the
+   * libvirt peer connection stays TLS). Absent or false: encrypted. Read from the cluster
+   * configuration when the reconciler starts the migration.
+   */
+  disableTLS?: boolean;
   /** Guest memory, from the VMI; for drivers that cannot read it from the hypervisor. */
   memoryBytes: number;
   annotations?: Readonly<Record<string, string>>;

@@ -25,7 +25,7 @@ export interface ClusterMigrations extends MigrationConfiguration {
   finishedMigrationsPerVMI: number;
   /** The taint that marks a node to be drained; kept for node drain, which is not built yet. */
   nodeDrainTaintKey: string;
-  /** KubeVirt's switch for the TLS layer of the migration stream; no effect until that layer exists. */
+  /** KubeVirt's switch: true runs QEMU's migration stream without TLS (read when a migration starts; a Warning event each time). */
   disableTLS: boolean;
 }
 

@@ -11,6 +11,10 @@
 // - control-plane overhead = (VMIM created → job start) + (job end → Succeeded).
 // Abort latency: the VMIM of a migration at 8 MiB/s is deleted mid-copy; measured until the source
 // has no job, its domain runs, and the target has no domain (polled every 50 ms).
+// TLS and plain side by side: every round runs capped and uncapped once with the migration stream
+// over TLS (the default) and once with kubevirt-config's disableTLS (the ConfigMap patched between
+// them); each plain run must carry its MigrationNotEncrypted event and no TLS run one, or the
+// benchmark stops. Summary: TLS ÷ plain for the capped job time and the uncapped throughput.
 // Goals (issue 5): capped ≤ 1.15 × bound; overhead p50 ≤ 1 s; abort ≤ 2 s.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -124,6 +128,7 @@ const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 interface MigrationRun {
   mode: 'capped' | 'uncapped';
+  stream: 'tls' | 'plain';
   from: string;
   to: string;
   dataBytes: number;
@@ -171,7 +176,13 @@ export async function main(): Promise<void> {
       agents: Object.entries(byNode).map(([node, host]) => ({
         nodes: [node],
         driver: 'libvirt' as const,
-        extraArgs: [`--libvirt-uri=${host.uri}`, `--migration-address=${host.address}`, `--state-dir=${join(workDir, `state-${host.name}`)}`],
+        extraArgs: [
+          `--libvirt-uri=${host.uri}`,
+          `--libvirt-admin-uri=${host.adminUri}`,
+          `--migration-address=${host.address}`,
+          `--migration-tls-dir=${host.tlsDir}`,
+          `--state-dir=${join(workDir, `state-${host.name}`)}`,
+        ],
       })),
     });
     log('system up; booting the guest');
@@ -216,49 +227,64 @@ export async function main(): Promise<void> {
       throw new Error(`${name} did not finish`);
     };
 
+    const setStream = (stream: 'tls' | 'plain') =>
+      core.patchNamespacedConfigMap(
+        { name: 'kubevirt-config', namespace: NS, body: { data: { migrations: `bandwidthPerMigration: ${CAP}${stream === 'plain' ? '\ndisableTLS: true' : ''}` } } },
+        mergePatch,
+      );
+    const notEncrypted = async (name: string) =>
+      (await core.listNamespacedEvent({ namespace: NS })).items.some((e) => e.involvedObject.name === name && e.reason === 'MigrationNotEncrypted');
+
     const runs: MigrationRun[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const mode of ['capped', 'uncapped'] as const) {
-        const from = current;
-        const to = from === 'bench-a' ? 'bench-b' : 'bench-a';
-        const source = byNode[from] as TestHost;
-        const name = `m-${++seq}`;
-        const createdMs = Date.now();
-        await createVmim(name, mode === 'capped' ? CAP : '0');
-        const startMs = await jobStart(source);
-        const end = await eventsOf(source).jobEnd(createdMs);
-        const vmim = await waitFinal(name);
-        if (vmim.status?.phase !== 'Succeeded') throw new Error(`${name}: ${vmim.status?.phase} ${vmim.status?.migrationState?.failureReason ?? ''}`);
-        const succeededMs = Date.parse(vmim.status.phaseTransitionTimestamps?.find((p) => p.phase === 'Succeeded')?.phaseTransitionTimestamp ?? '');
-        current = to;
-        const data = end.fields.data_processed ?? 0;
-        const bound = mode === 'capped' ? data / CAP_BPS : null;
-        const jobSeconds = (end.endMs - startMs) / 1000;
-        const vmimSeconds = (succeededMs - createdMs) / 1000;
-        const run: MigrationRun = {
-          mode,
-          from,
-          to,
-          dataBytes: data,
-          jobSeconds: round3(jobSeconds),
-          boundSeconds: bound === null ? null : round3(bound),
-          jobOverBound: bound === null ? null : round3(jobSeconds / bound),
-          vmimSeconds: round3(vmimSeconds),
-          vmimOverBound: bound === null ? null : round3(vmimSeconds / bound),
-          createdToJobStartMs: Math.round(startMs - createdMs),
-          jobEndToSucceededMs: Math.round(succeededMs - end.endMs),
-          overheadMs: Math.round(startMs - createdMs + (succeededMs - end.endMs)),
-          downtimeMs: end.fields.downtime ?? 0,
-        };
-        runs.push(run);
-        log(
-          `${name} ${mode} ${from}→${to}: ${round1(data / MIB)} MiB, job ${run.jobSeconds}s` +
-            (bound === null ? '' : ` (bound ${run.boundSeconds}s, ×${run.jobOverBound})`) +
-            `, VMIM ${run.vmimSeconds}s, overhead ${run.createdToJobStartMs}+${run.jobEndToSucceededMs} ms, downtime ${run.downtimeMs} ms`,
-        );
-        await sleep(500);
+      for (const stream of ['tls', 'plain'] as const) {
+        await setStream(stream);
+        await sleep(500); // the reconciler's ConfigMap watch; each run's events are checked below
+        for (const mode of ['capped', 'uncapped'] as const) {
+          const from = current;
+          const to = from === 'bench-a' ? 'bench-b' : 'bench-a';
+          const source = byNode[from] as TestHost;
+          const name = `m-${++seq}`;
+          const createdMs = Date.now();
+          await createVmim(name, mode === 'capped' ? CAP : '0');
+          const startMs = await jobStart(source);
+          const end = await eventsOf(source).jobEnd(createdMs);
+          const vmim = await waitFinal(name);
+          if (vmim.status?.phase !== 'Succeeded') throw new Error(`${name}: ${vmim.status?.phase} ${vmim.status?.migrationState?.failureReason ?? ''}`);
+          if ((await notEncrypted(name)) !== (stream === 'plain')) throw new Error(`${name}: meant to run ${stream}, but its MigrationNotEncrypted event says otherwise`);
+          const succeededMs = Date.parse(vmim.status.phaseTransitionTimestamps?.find((p) => p.phase === 'Succeeded')?.phaseTransitionTimestamp ?? '');
+          current = to;
+          const data = end.fields.data_processed ?? 0;
+          const bound = mode === 'capped' ? data / CAP_BPS : null;
+          const jobSeconds = (end.endMs - startMs) / 1000;
+          const vmimSeconds = (succeededMs - createdMs) / 1000;
+          const run: MigrationRun = {
+            mode,
+            stream,
+            from,
+            to,
+            dataBytes: data,
+            jobSeconds: round3(jobSeconds),
+            boundSeconds: bound === null ? null : round3(bound),
+            jobOverBound: bound === null ? null : round3(jobSeconds / bound),
+            vmimSeconds: round3(vmimSeconds),
+            vmimOverBound: bound === null ? null : round3(vmimSeconds / bound),
+            createdToJobStartMs: Math.round(startMs - createdMs),
+            jobEndToSucceededMs: Math.round(succeededMs - end.endMs),
+            overheadMs: Math.round(startMs - createdMs + (succeededMs - end.endMs)),
+            downtimeMs: end.fields.downtime ?? 0,
+          };
+          runs.push(run);
+          log(
+            `${name} ${mode} ${stream} ${from}→${to}: ${round1(data / MIB)} MiB, job ${run.jobSeconds}s` +
+              (bound === null ? '' : ` (bound ${run.boundSeconds}s, ×${run.jobOverBound})`) +
+              `, VMIM ${run.vmimSeconds}s, overhead ${run.createdToJobStartMs}+${run.jobEndToSucceededMs} ms, downtime ${run.downtimeMs} ms`,
+          );
+          await sleep(500);
+        }
       }
     }
+    await setStream('tls');
 
     const aborts: Array<{ from: string; abortMs: number; vmimGoneMs: number }> = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -296,9 +322,18 @@ export async function main(): Promise<void> {
       await sleep(1_000);
     }
 
-    const capped = runs.filter((r) => r.mode === 'capped');
-    const uncapped = runs.filter((r) => r.mode === 'uncapped');
+    const capped = runs.filter((r) => r.mode === 'capped' && r.stream === 'tls');
+    const uncapped = runs.filter((r) => r.mode === 'uncapped' && r.stream === 'tls');
+    const of = (mode: string, stream: string) => runs.filter((r) => r.mode === mode && r.stream === stream);
+    const cappedJob = (stream: string) => percentile(of('capped', stream).map((r) => r.jobSeconds), 50);
+    const uncappedMiBps = (stream: string) => percentile(of('uncapped', stream).map((r) => r.dataBytes / MIB / r.jobSeconds), 50);
     const summary = {
+      tlsVsPlain: {
+        cappedJobSecondsP50: { tls: cappedJob('tls'), plain: cappedJob('plain'), tlsOverPlain: round3(cappedJob('tls') / cappedJob('plain')) },
+        cappedJobOverBoundP50: { tls: percentile(of('capped', 'tls').map((r) => r.jobOverBound ?? NaN), 50), plain: percentile(of('capped', 'plain').map((r) => r.jobOverBound ?? NaN), 50) },
+        uncappedMiBpsP50: { tls: round1(uncappedMiBps('tls')), plain: round1(uncappedMiBps('plain')), tlsOverPlain: round3(uncappedMiBps('tls') / uncappedMiBps('plain')) },
+        downtimeMsP50: { tls: percentile(runs.filter((r) => r.stream === 'tls').map((r) => r.downtimeMs), 50), plain: percentile(runs.filter((r) => r.stream === 'plain').map((r) => r.downtimeMs), 50) },
+      },
       capped: {
         jobSecondsP50: percentile(capped.map((r) => r.jobSeconds), 50),
         boundSecondsP50: percentile(capped.map((r) => r.boundSeconds ?? NaN), 50),

@@ -65,7 +65,9 @@ export async function main(): Promise<void> {
         driver: 'libvirt' as const,
         extraArgs: [
           `--libvirt-uri=${host.uri}`,
+          `--libvirt-admin-uri=${host.adminUri}`,
           `--migration-address=${host.address}`,
+          `--migration-tls-dir=${host.tlsDir}`,
           `--state-dir=${join(workDir, `state-${host.name}`)}`,
           '--domain-type=qemu',
           '--guest-memory=2Gi',

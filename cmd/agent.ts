@@ -57,9 +57,22 @@ const values = parseFlags({
       help: libvirtOnly("where other nodes' libvirtd reach this one (its listen_addr)"),
       required: true,
     },
-    'libvirt-port': { type: 'string', value: 'PORT', env: 'AGENT_LIBVIRT_PORT', default: '16509', help: libvirtOnly("libvirtd's TCP port") },
+    'libvirt-port': { type: 'string', value: 'PORT', env: 'AGENT_LIBVIRT_PORT', default: '16514', help: libvirtOnly("libvirtd's TLS port (peers dial qemu+tls only)") },
     'migration-port-min': { type: 'string', value: 'PORT', env: 'AGENT_MIGRATION_PORT_MIN', default: '49152', help: libvirtOnly("QEMU's first incoming-migration port") },
-    'peer-uri-scheme': { type: 'string', value: 'SCHEME', env: 'AGENT_PEER_URI_SCHEME', default: 'qemu+tcp', help: libvirtOnly('how a source libvirtd dials this one') },
+    'migration-tls-dir': {
+      type: 'string',
+      value: 'DIR',
+      env: 'AGENT_MIGRATION_TLS_DIR',
+      default: '/etc/pki/live-migration',
+      help: libvirtOnly("this node's migration TLS files: ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem, and libvirt's cacert.pem, clientcert.pem, clientkey.pem as symlinks (same path for libvirtd and QEMU)"),
+    },
+    'libvirt-admin-uri': {
+      type: 'string',
+      value: 'URI',
+      env: 'LIBVIRT_ADMIN_URI',
+      default: 'libvirtd:///system',
+      help: libvirtOnly("libvirtd's admin interface, to reload its TLS listener after a rotation"),
+    },
     'domain-type': { type: 'string', value: 'TYPE', env: 'AGENT_DOMAIN_TYPE', default: 'kvm', help: libvirtOnly('domains the agent starts: kvm, or qemu (TCG, no /dev/kvm)') },
     'console-dir': { type: 'string', value: 'DIR', env: 'AGENT_CONSOLE_DIR', default: '/var/log/libvirt/qemu', help: libvirtOnly("where libvirtd writes guests' serial consoles") },
     'console-read-dir': { type: 'string', value: 'DIR', env: 'AGENT_CONSOLE_READ_DIR', help: libvirtOnly('--console-dir as this agent reads it (libvirtd in another mount namespace); default the same') },
@@ -129,14 +142,22 @@ if (['0.0.0.0', '::'].includes(advertiseAddress)) fail('--advertise-address is r
 const allowedCallers = parseAllowedCallers(list(values['allowed-callers'] ?? env.AGENT_ALLOWED_CALLERS ?? DEFAULT_ALLOWED_CALLERS.join(',')));
 if (allowedCallers.length === 0) fail('--allowed-callers must name at least one caller');
 
+/** The agent talks to its own libvirtd only, through the local socket: no host in the URI. */
+function localLibvirtUri(name: string, uri: string, schemes: readonly string[]): string {
+  const match = /^([a-z+]+):\/\/([^/]*)\//.exec(uri);
+  if (!match || !schemes.includes(match[1] ?? '') || match[2] !== '') fail(`--${name} must be a local libvirt URI (${schemes.join(' or ')}, no host; the unix socket), got ${uri}`);
+  return uri;
+}
+
 const libvirt =
   driverName === 'libvirt'
     ? {
-        uri: values['libvirt-uri'] ?? env.LIBVIRT_URI ?? 'qemu:///system',
+        uri: localLibvirtUri('libvirt-uri', values['libvirt-uri'] ?? env.LIBVIRT_URI ?? 'qemu:///system', ['qemu', 'qemu+unix']),
         migrationAddress: required('migration-address', values['migration-address'] ?? env.AGENT_MIGRATION_ADDRESS),
-        libvirtPort: port('libvirt-port', values['libvirt-port'] ?? env.AGENT_LIBVIRT_PORT ?? '16509'),
+        libvirtPort: port('libvirt-port', values['libvirt-port'] ?? env.AGENT_LIBVIRT_PORT ?? '16514'),
         migrationPortMin: port('migration-port-min', values['migration-port-min'] ?? env.AGENT_MIGRATION_PORT_MIN ?? '49152'),
-        peerUriScheme: values['peer-uri-scheme'] ?? env.AGENT_PEER_URI_SCHEME ?? 'qemu+tcp',
+        migrationTlsDir: values['migration-tls-dir'] ?? env.AGENT_MIGRATION_TLS_DIR ?? '/etc/pki/live-migration',
+        adminUri: localLibvirtUri('libvirt-admin-uri', values['libvirt-admin-uri'] ?? env.LIBVIRT_ADMIN_URI ?? 'libvirtd:///system', ['libvirtd', 'libvirtd+unix', 'virtproxyd', 'virtproxyd+unix']),
         stateDir: values['state-dir'] ?? env.AGENT_STATE_DIR ?? `/var/lib/live-migration/agent-${nodes[0] ?? 'node'}`,
         domainType: domainType(values['domain-type'] ?? env.AGENT_DOMAIN_TYPE ?? 'kvm'),
         consoleDir: values['console-dir'] ?? env.AGENT_CONSOLE_DIR ?? '/var/log/libvirt/qemu',

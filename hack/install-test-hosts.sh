@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up what test/hosts needs to run two libvirt "hosts" on this machine: Debian's libvirt and
-# QEMU, and a tiny guest (Debian's kernel taken out of its package, a busybox initramfs).
+# QEMU, tcpdump (tests that look at the traffic between hosts), and a tiny guest (Debian's kernel taken out of its package, a busybox initramfs).
 # Idempotent and quiet when everything is in place; needs root only when a package is missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,7 +14,7 @@ did=0
 # Monolithic libvirtd (bookworm has no modular virtqemud) with only its QEMU driver; NOT
 # libvirt-daemon-system, whose service units, default network and users a test host does not want.
 packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static
-  iproute2 util-linux procps gzip xz-utils)
+  iproute2 util-linux procps gzip xz-utils tcpdump)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,8 @@ export const FailureReason = {
   ProgressTimeout: 'ProgressTimeout',
   /** No eligible target node for unschedulableTimeout seconds. */
   Unschedulable: 'Unschedulable',
+  /** The VMI was not running, or not evaluated live-migratable, for unschedulableTimeout seconds. */
+  VmiNotReady: 'VmiNotReady',
   /** The target agent did not report ready within targetReadyTimeout. */
   TargetNotReady: 'TargetNotReady',
   /** A node agent did not answer within targetReadyTimeout. */

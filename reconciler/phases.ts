@@ -52,7 +52,8 @@ export type PhaseChange =
       migrationPolicyName?: string;
     }
   | { phase: 'Scheduling' }
-  | { phase: 'Scheduled'; targetNode: string }
+  /** `sourceNode` when it was not known at Pending (the VMI was not running yet). */
+  | { phase: 'Scheduled'; targetNode: string; sourceNode?: string }
   | { phase: 'PreparingTarget' }
   | {
       phase: 'TargetReady';
@@ -80,7 +81,7 @@ function stateFor(change: PhaseChange, now: string): MigrationState {
         failed: false,
       };
     case 'Scheduled':
-      return { targetNode: change.targetNode };
+      return { targetNode: change.targetNode, ...(change.sourceNode ? { sourceNode: change.sourceNode } : {}) };
     case 'TargetReady':
       return {
         targetNodeAddress: change.targetNodeAddress,

@@ -72,7 +72,22 @@ describe('webhook HTTP server', () => {
   it('refuses with a status message naming the VMI', async () => {
     const res = await post('/validate-migration', review(migrationRequest({ vmiName: 'ghost' })));
     expect(res.json).toMatchObject({
-      response: { allowed: false, status: { code: 404, message: 'Cannot migrate VMI ns/ghost: virtualmachineinstances.kubevirt.io "ghost" not found in namespace ns' } },
+      response: { allowed: false, status: { code: 400, reason: 'BadRequest', message: 'the VMI "ns/ghost" does not exist' } },
+    });
+  });
+
+  it('refuses a field problem as 422 Invalid with the causes, which the API server hands to the client', async () => {
+    const res = await post('/validate-migration', review(migrationRequest({})));
+    expect(res.json).toMatchObject({
+      response: {
+        allowed: false,
+        status: {
+          code: 422,
+          reason: 'Invalid',
+          message: expect.stringMatching(/^vmiName is missing/),
+          details: { causes: [{ reason: 'FieldValueRequired', message: 'vmiName is missing', field: 'spec.vmiName' }] },
+        },
+      },
     });
   });
 
@@ -138,10 +153,21 @@ describe('webhook HTTP server', () => {
   });
 
   it('counts latency and decisions by reason in /metrics', async () => {
-    const text = (await httpsRequest(url('/metrics'), { ca: cert.caPem })).body;
-    expect(text).toMatch(/live_migration_webhook_request_duration_seconds_count\{path="\/validate-migration",code="200"\} \d+/);
-    expect(text).toMatch(/live_migration_webhook_decisions_total\{path="\/validate-migration",allowed="false",reason="VMINotFound"\} 1/);
-    expect(text).toMatch(/live_migration_webhook_bad_requests_total\{path="\/validate-migration",code="413"\} 1/);
+    // Its own requests, counted as differences: what earlier tests sent does not matter.
+    const value = async (series: string) => {
+      const text = (await httpsRequest(url('/metrics'), { ca: cert.caPem })).body;
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const answered = 'live_migration_webhook_request_duration_seconds_count{path="/validate-migration",code="200"}';
+    const notFound = 'live_migration_webhook_decisions_total{path="/validate-migration",allowed="false",reason="VMINotFound"}';
+    const tooLarge = 'live_migration_webhook_bad_requests_total{path="/validate-migration",code="413"}';
+    const before = { answered: await value(answered), notFound: await value(notFound), tooLarge: await value(tooLarge) };
+    await post('/validate-migration', review(migrationRequest({ vmiName: 'vm-counted-missing' })));
+    await post('/validate-migration', review({ ...migrationRequest({ vmiName: 'vm1' }), padding: 'x'.repeat(MAX_BODY_BYTES) }));
+    expect(await value(answered)).toBe(before.answered + 1);
+    expect(await value(notFound)).toBe(before.notFound + 1);
+    expect(await value(tooLarge)).toBe(before.tooLarge + 1);
   });
 
   it('serves a new certificate once the files change, without a restart', async () => {

@@ -89,12 +89,16 @@ function objectName(request: AdmissionRequest): string | undefined {
   return undefined;
 }
 
+/** metav1.StatusReason per code: what `kubectl` shows in "Error from server (<reason>)". */
+const STATUS_REASONS: Record<number, string> = { 400: 'BadRequest', 422: 'Invalid', 500: 'InternalError', 503: 'ServiceUnavailable' };
+
 function toResponse(uid: string, decision: Decision): AdmissionResponse {
   if (!decision.allowed) {
-    const code = decision.code ?? 403;
-    const reason =
-      code === 422 ? 'Invalid' : code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : code === 503 ? 'ServiceUnavailable' : code >= 500 ? 'InternalError' : 'Forbidden';
-    return { uid, allowed: false, status: { code, message: decision.message, reason } };
+    const code = decision.code ?? 400;
+    const status: NonNullable<AdmissionResponse['status']> = { code, message: decision.message, reason: STATUS_REASONS[code] ?? 'BadRequest' };
+    // The API server passes the whole status on to the client, causes (with their field) included.
+    if (decision.causes?.length) status.details = { causes: decision.causes };
+    return { uid, allowed: false, status };
   }
   const response: AdmissionResponse = { uid, allowed: true };
   if (decision.patch && decision.patch.length > 0) {

@@ -4,7 +4,8 @@ import type { VmiRef } from '../contract.js';
 import { classifyLibvirtError, parseDomainState, type DomainState } from './parse.js';
 import { virsh, VirshError } from './virsh.js';
 
-export const DEFAULT_LIBVIRT_PORT = 16509;
+/** libvirtd's TLS port (libvirt's default tls_port); peers never reach a plain-TCP listener. */
+export const DEFAULT_LIBVIRT_PORT = 16514;
 export const DEFAULT_MIGRATION_PORT_MIN = 49152;
 
 export interface DriverLog {
@@ -18,12 +19,19 @@ export interface LibvirtDriverOptions {
   uri: string;
   /** The address other nodes' libvirtd reach this node's libvirtd at (its listen_addr). */
   migrationAddress: string;
-  /** libvirtd's TCP port (tcp_port); 16509. */
+  /** libvirtd's TLS port (tls_port); 16514. */
   libvirtPort?: number;
   /** QEMU's first incoming-migration port (qemu.conf migration_port_min); 49152. */
   migrationPortMin?: number;
-  /** How the source's libvirtd connects to the target's: qemu+tcp (default) or qemu+tls. */
-  peerUriScheme?: string;
+  /**
+   * The node's migration TLS dir (migration-tls.ts: QEMU's five files and libvirt's client names),
+   * the same path for the agent, libvirtd and QEMU. Peers are always dialled at qemu+tls with it.
+   */
+  migrationTlsDir: string;
+  /** libvirt's admin interface, for `server-update-tls` after a rotation; libvirtd:///system. */
+  adminUri?: string;
+  /** How often to look for rotated TLS files between migrations (tls-reload.ts); 30 s, 0 = never. */
+  tlsPollMs?: number;
   /** Where the per-migration state files live. */
   stateDir: string;
   sampleIntervalMs?: number;

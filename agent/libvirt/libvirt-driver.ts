@@ -7,8 +7,12 @@
 //   mapping is one-to-one. A call about a VMI whose domain this node's libvirt does not have is
 //   refused with NotFound: the agent never touches a domain that is not on its node.
 // - prepareTarget, confirmArrival, releaseTarget: libvirt-target.ts.
-// - startMigration: `virsh migrate --live --p2p --persistent --undefinesource [--bandwidth MiB/s]
-//   [--auto-converge] [--copy-storage-all] DOM qemu+tcp://<target address>:<libvirt port>/system`,
+// - startMigration: `virsh migrate --live --p2p --tls --persistent --undefinesource [--bandwidth MiB/s]
+//   [--auto-converge] [--copy-storage-all] DOM qemu+tls://<target address>:<libvirt port>/system?pkipath=<TLS dir>`,
+//   (libvirtd's peer connection is always TLS with this node's client certificate; `--tls` makes
+//   QEMU's own stream TLS too, left out only when the start says disableTLS: kubevirt-config's
+//   `migrations.disableTLS`. The TLS material is checked and libvirtd's listener reloaded first:
+//   tls-reload.ts.)
 //   spawned and tracked, never awaited: the call answers at once. Bandwidth: bytes/s rounded down
 //   to whole MiB/s (libvirt's unit; never above the cap), at least 1; 0 = no --bandwidth
 //   (unlimited). `--copy-storage-all` when the domain has file or block disks (BlockMigration).
@@ -67,6 +71,7 @@ import { readMetadata, scanDomains, writeMetadata, type MigrationMetadata } from
 import { describe, domainName, isMigratedAway, readDomainState, silentLog, type DriverLog, type LibvirtDriverOptions } from './libvirt-common.js';
 import { LibvirtTarget } from './libvirt-target.js';
 import { StateStore, type OutcomeRecord, type OutgoingRecord } from './state-store.js';
+import { MigrationTls } from './tls-reload.js';
 import { spawnVirsh, virsh, VirshError, type VirshChild } from './virsh.js';
 
 export { DEFAULT_LIBVIRT_PORT, DEFAULT_MIGRATION_PORT_MIN, domainName, type DriverLog, type LibvirtDriverOptions } from './libvirt-common.js';
@@ -99,6 +104,7 @@ export class LibvirtDriver implements MigrationDriver {
   private readonly now: () => Date;
   /** The first look at libvirt for jobs started by an earlier agent; calls wait for it. */
   private readonly discovery: Promise<void>;
+  private readonly tls: MigrationTls;
   private closed = false;
 
   constructor(private readonly options: LibvirtDriverOptions) {
@@ -110,7 +116,21 @@ export class LibvirtDriver implements MigrationDriver {
       finishedTtlMs: FINISHED_TTL_MS,
       onEvict: (_uid, job) => this.store.remove(job.record),
     });
-    this.target = new LibvirtTarget(options, this.store, this.log, this.now);
+    if (!/^\/[A-Za-z0-9._\/-]*$/.test(options.migrationTlsDir)) {
+      throw new Error(`migration TLS dir ${JSON.stringify(options.migrationTlsDir)}: an absolute path of letters, digits, . _ - / (it goes into a libvirt URI)`);
+    }
+    this.tls = new MigrationTls({
+      nodeName: options.nodeName,
+      dir: options.migrationTlsDir,
+      adminUri: options.adminUri ?? 'libvirtd:///system',
+      address: options.migrationAddress,
+      log: this.log,
+      now: this.now,
+      ...(options.tlsPollMs !== undefined ? { pollMs: options.tlsPollMs } : {}),
+    });
+    // libvirtd may hold older files than the disk: the first look tells it (logged if it fails; prepare and start look again).
+    this.tls.ensureCurrent().catch((error: unknown) => this.log.warn({ node: options.nodeName, err: (error as Error).message }, 'migration TLS material not loaded'));
+    this.target = new LibvirtTarget(options, this.store, this.log, this.now, () => this.tls.ensureCurrent());
     this.rediscover();
     this.discovery = this.discoverInLibvirt();
   }
@@ -133,6 +153,7 @@ export class LibvirtDriver implements MigrationDriver {
    */
   close(): void {
     this.closed = true;
+    this.tls.close();
     for (const job of this.outgoing.values()) {
       if (job.timer) clearTimeout(job.timer);
       job.timer = undefined;
@@ -186,9 +207,12 @@ export class LibvirtDriver implements MigrationDriver {
       throw new AgentCallError('Conflict', this.node, `destination ${request.destination.nodeName} names no libvirt address and port (a port mapped to 0)`);
     }
     const host = request.destination.address.includes(':') ? `[${request.destination.address}]` : request.destination.address;
-    const destinationUri = `${this.options.peerUriScheme ?? 'qemu+tcp'}://${host}:${portEntry[0]}/system`;
+    const destinationUri = `qemu+tls://${host}:${portEntry[0]}/system?pkipath=${this.options.migrationTlsDir}`;
+    // Rotated files reach libvirtd before this migration reads them.
+    await this.tls.ensureCurrent();
 
     const args = ['migrate', '--live', '--p2p', '--persistent', '--undefinesource'];
+    if (request.disableTLS !== true) args.push('--tls');
     if (request.bandwidthBytesPerSecond > 0) args.push('--bandwidth', String(Math.max(1, Math.floor(request.bandwidthBytesPerSecond / MIB))));
     if (request.allowAutoConverge) args.push('--auto-converge');
     const disks = parseLocalDisks(await virsh(this.options.uri, ['domblklist', '--details', domain]));
@@ -218,7 +242,8 @@ export class LibvirtDriver implements MigrationDriver {
     this.outgoing.set(request.migrationUid, job, this.nowMs);
     const child = spawnVirsh(this.options.uri, args, this.options.maxMigrationMs ?? 24 * 3600_000);
     job.child = child;
-    this.log.info({ node: this.node, uid: request.migrationUid, domain, args: args.join(' '), pid: child.pid }, 'migration started');
+    this.log.info({ node: this.node, uid: request.migrationUid, domain, args: args.join(' '), pid: child.pid, encrypted: request.disableTLS !== true }, 'migration started');
+    if (request.disableTLS === true) this.log.warn({ node: this.node, uid: request.migrationUid, domain }, 'migration stream NOT encrypted (kubevirt-config migrations.disableTLS)');
     void child.done.then(async (result) => {
       job.childResult = result;
       if (!result.ok) this.log.info({ node: this.node, uid: request.migrationUid, domain, libvirt: result.error.libvirtMessage }, 'virsh migrate ended with an error');

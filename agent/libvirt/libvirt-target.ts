@@ -43,6 +43,8 @@ export class LibvirtTarget {
     private readonly store: StateStore,
     private readonly log: DriverLog,
     private readonly now: () => Date,
+    /** The node's TLS material checked and loaded by libvirtd (this node's listener serves it). */
+    private readonly ensureTls: () => Promise<void>,
   ) {
     this.incoming = new RecordTable({
       maxFinished: ARRIVED_KEPT,
@@ -71,6 +73,8 @@ export class LibvirtTarget {
   private async prepareOnce(request: PrepareTargetRequest): Promise<TargetReady> {
     const node = this.options.nodeName;
     const domain = domainName(request.vmi);
+    // The source dials this node's libvirtd and QEMU over TLS: a rotated certificate must be served.
+    await this.ensureTls();
     const existing = await readDomainState(this.options.uri, domain);
     const known = this.incoming.get(request.migrationUid);
     if (known) return known.record.ready;

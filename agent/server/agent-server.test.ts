@@ -294,12 +294,27 @@ describe('a migration through the agents', () => {
   });
 
   it('counts calls by route and code, and migrations by state, in the metrics', async () => {
-    const text = await metrics.registry.metrics();
-    expect(text).toContain('live_migration_agent_calls_total{node="node-a",route="/v1/migrations/:uid/start",code="401"}');
-    expect(text).toContain('live_migration_agent_calls_total{node="node-a",route="/v1/migrations/:uid/start",code="202"}');
-    expect(text).toMatch(/live_migration_agent_migrations\{node="node-a",state="Completed"\} 1\n/);
-    expect(text).toMatch(/live_migration_agent_migrations\{node="node-a",state="Aborted"\} 1\n/);
-    expect(text).not.toContain('m-full');
+    // A node of its own, so the counts are this test's alone.
+    const node = await startNode('node-m');
+    try {
+      const anonymous = await raw(node, { method: 'POST', path: '/v1/migrations/m-count-1/start', body: JSON.stringify(startRequest('m-count-1')), contentType: 'application/json', tls: {} });
+      expect(anonymous.status).toBe(401);
+      const agent = client(node);
+      await agent.startMigration(startRequest('m-count-1'));
+      clock.advance(30_000); // 1 GiB at 64 MiB/s: done
+      expect((await agent.migrationStatus('m-count-1'))?.state).toBe('Completed');
+      await agent.startMigration(startRequest('m-count-2'));
+      expect(await agent.abortMigration('m-count-2')).toEqual({ result: 'aborted' });
+      const text = await metrics.registry.metrics();
+      expect(text).toContain('live_migration_agent_calls_total{node="node-m",route="/v1/migrations/:uid/start",code="401"} 1\n');
+      expect(text).toContain('live_migration_agent_calls_total{node="node-m",route="/v1/migrations/:uid/start",code="202"} 2\n');
+      expect(text).toMatch(/live_migration_agent_migrations\{node="node-m",state="Completed"\} 1\n/);
+      expect(text).toMatch(/live_migration_agent_migrations\{node="node-m",state="Aborted"\} 1\n/);
+      // Migration UIDs never become labels (unbounded cardinality).
+      expect(text).not.toContain('m-count-');
+    } finally {
+      await node.server.close(100);
+    }
   });
 
   it('while draining, new work is refused with 503 but status and abort still answer', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../common/clock.js';
 import type { StartMigrationRequest } from '../contract.js';
-import { ArrivalBoard, DIRTY_RATE_ANNOTATION, DirtyRateError, SimulationDriver, dirtyRateFrom } from './simulation-driver.js';
+import { ABORT_ARRIVES_LATE_ANNOTATION, ArrivalBoard, DIRTY_RATE_ANNOTATION, DirtyRateError, REFUSE_TARGET_ANNOTATION, SimulationDriver, dirtyRateFrom } from './simulation-driver.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -91,5 +91,32 @@ describe('SimulationDriver', () => {
     expect(await source.abortMigration('uid-2')).toEqual({ result: 'completed-first' });
     expect(await source.abortMigration('nope')).toEqual({ result: 'not-found' });
     expect(await source.migrationStatus('nope')).toBeUndefined();
+  });
+
+  describe('scripted races', () => {
+    it('refuse-target: the target refuses to prepare with Conflict, naming why, and keeps nothing', async () => {
+      const { target } = twoNodes();
+      const request = { migrationUid: 'uid-r', vmi, sourceNode: 'node02', memoryBytes: GiB, annotations: { [REFUSE_TARGET_ANNOTATION]: 'no room' } };
+      await expect(target.prepareTarget(request)).rejects.toMatchObject({ code: 'Conflict', message: expect.stringContaining('cannot host the guest: no room') });
+      expect(target.recordCounts.incoming).toBe(0);
+    });
+
+    it('abort-arrives-late: an abort mid-copy finds the guest completed and delivered to its target', async () => {
+      const { clock, source, target } = twoNodes();
+      await target.prepareTarget({ migrationUid: 'uid-1', vmi, sourceNode: 'node02', memoryBytes: GiB });
+      await source.startMigration(start({ annotations: { [ABORT_ARRIVES_LATE_ANNOTATION]: 'true' } }));
+      clock.advance(2000);
+      expect((await source.migrationStatus('uid-1'))?.state).toBe('Running');
+      expect(await source.abortMigration('uid-1')).toEqual({ result: 'completed-first' });
+      expect((await source.migrationStatus('uid-1'))?.state).toBe('Completed');
+      expect(await target.confirmArrival('uid-1')).toEqual({ domainDetected: true });
+    });
+
+    it('without the annotation the same abort stops the copy', async () => {
+      const { clock, source } = twoNodes();
+      await source.startMigration(start());
+      clock.advance(2000);
+      expect(await source.abortMigration('uid-1')).toEqual({ result: 'aborted' });
+    });
   });
 });

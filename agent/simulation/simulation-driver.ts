@@ -8,6 +8,11 @@
 // - The dirty rate is read from the VMI annotation `simulation.live-migration.io/dirty-rate`
 //   (a quantity per second, e.g. "64Mi"); absent or unreadable → an idle guest (and the start
 //   request is refused when the value is not a quantity, so a typo does not pass silently).
+// - Two scripted races, for demos and end-to-end tests of what the reconciler makes of them (VMI
+//   annotations, read like the dirty rate): `simulation.live-migration.io/refuse-target: <reason>`
+//   makes every target refuse to prepare (409 Conflict, as a node that cannot host the guest), and
+//   `simulation.live-migration.io/abort-arrives-late: "true"` makes the guest finish its switch-over
+//   just before an abort reaches the source (the abort answers completed-first).
 // - Arrival: when a source guest completes, the domain is delivered to the target node through an
 //   ArrivalBoard shared by the simulated nodes of one process; the target's confirmArrival reads it.
 //   (Agents in separate processes need a board backed by a network call; same interface.)
@@ -21,21 +26,26 @@
 //   board keeps at most ARRIVALS_KEPT deliveries nobody confirmed.
 import { parseQuantity, QuantityError } from '../../api/quantity.js';
 import type { Clock } from '../../common/clock.js';
-import type {
-  AbortResult,
-  ArrivalStatus,
-  MigrationDriver,
-  MigrationJobState,
-  MigrationJobStatus,
-  PrepareTargetRequest,
-  StartMigrationRequest,
-  TargetReady,
+import {
+  AgentCallError,
+  type AbortResult,
+  type ArrivalStatus,
+  type MigrationDriver,
+  type MigrationJobState,
+  type MigrationJobStatus,
+  type PrepareTargetRequest,
+  type StartMigrationRequest,
+  type TargetReady,
 } from '../contract.js';
 import { RecordTable } from '../record-table.js';
 import { SingleFlight } from '../single-flight.js';
 import { SimulatedGuest, type GuestMigrationState } from './simulated-guest.js';
 
 export const DIRTY_RATE_ANNOTATION = 'simulation.live-migration.io/dirty-rate';
+export const REFUSE_TARGET_ANNOTATION = 'simulation.live-migration.io/refuse-target';
+export const ABORT_ARRIVES_LATE_ANNOTATION = 'simulation.live-migration.io/abort-arrives-late';
+/** Long enough for any simulated guest that can converge to complete. */
+const FAST_FORWARD_MS = 365 * 24 * 3600_000;
 
 export const FINISHED_KEPT = 1024;
 export const FINISHED_TTL_MS = 3600_000;
@@ -113,6 +123,7 @@ interface Outgoing {
   guest: SimulatedGuest;
   advancedTo: number;
   targetNode: string;
+  abortArrivesLate: boolean;
 }
 
 interface Incoming {
@@ -148,6 +159,8 @@ export class SimulationDriver implements MigrationDriver {
   private prepareOnce(request: PrepareTargetRequest): TargetReady {
     const known = this.incoming.get(request.migrationUid);
     if (known !== undefined) return known.ready;
+    const refusal = request.annotations?.[REFUSE_TARGET_ANNOTATION];
+    if (refusal !== undefined) throw new AgentCallError('Conflict', this.options.nodeName, `cannot host the guest: ${refusal.slice(0, 200)}`);
     const port = this.nextPort;
     // Cycle through a fixed range, as a real node reuses its ports.
     this.nextPort = port + 3 >= this.firstPort + PORT_RANGE ? this.firstPort : port + 3;
@@ -176,7 +189,8 @@ export class SimulationDriver implements MigrationDriver {
       ...(this.options.linkBytesPerSecond !== undefined ? { linkBytesPerSecond: this.options.linkBytesPerSecond } : {}),
     });
     const now = this.options.clock.now();
-    this.outgoing.set(request.migrationUid, { guest, advancedTo: now, targetNode: request.destination.nodeName }, now);
+    const abortArrivesLate = request.annotations?.[ABORT_ARRIVES_LATE_ANNOTATION] === 'true';
+    this.outgoing.set(request.migrationUid, { guest, advancedTo: now, targetNode: request.destination.nodeName, abortArrivesLate }, now);
   }
 
   async migrationStatus(migrationUid: string): Promise<MigrationJobStatus | undefined> {
@@ -201,8 +215,13 @@ export class SimulationDriver implements MigrationDriver {
   }
 
   async abortMigration(migrationUid: string): Promise<AbortResult> {
-    const job = this.advance(migrationUid);
+    let job = this.advance(migrationUid);
     if (job === undefined) return { result: 'not-found' };
+    if (job.abortArrivesLate && job.guest.currentState !== 'Aborted') {
+      // The scripted race: the guest got to the end of its switch-over first.
+      job.guest.tick(FAST_FORWARD_MS);
+      job = this.settle(migrationUid, job, this.options.clock.now());
+    }
     return job.guest.abort() === 'aborted' ? { result: 'aborted' } : { result: 'completed-first' };
   }
 
@@ -232,12 +251,15 @@ export class SimulationDriver implements MigrationDriver {
       job.guest.tick(now - job.advancedTo);
       job.advancedTo = now;
     }
+    return this.settle(migrationUid, job, now);
+  }
+
+  /** A guest that has completed is delivered to its target, once; a finished record starts ageing. */
+  private settle(migrationUid: string, job: Outgoing, now: number): Outgoing {
     const state = job.guest.currentState;
-    if (state === 'Completed' || state === 'Aborted') {
-      if (!this.outgoing.isFinished(migrationUid)) {
-        if (state === 'Completed') this.options.arrivals.deliver(migrationUid, job.targetNode);
-        this.outgoing.finish(migrationUid, now);
-      }
+    if ((state === 'Completed' || state === 'Aborted') && !this.outgoing.isFinished(migrationUid)) {
+      if (state === 'Completed') this.options.arrivals.deliver(migrationUid, job.targetNode);
+      this.outgoing.finish(migrationUid, now);
     }
     return job;
   }

@@ -107,7 +107,14 @@ export function chartValuesSchema(): Schema {
           healthPort: port('Plain-HTTP health and metrics port on the host network.'),
           libvirtSocketDir: string('Host directory holding libvirt-sock (mounted, nothing else of the host is).'),
           libvirtUri: string('libvirt connection URI.'),
-          libvirtPort: port('libvirtd TCP port peers dial for migrations.'),
+          libvirtPort: port('libvirtd TLS port (tls_port) peers dial for migrations; there is no plain-TCP listener.'),
+          libvirtAdminUri: string('libvirt admin URI (through the socket dir), for reloading libvirtd\'s TLS listener after a rotation.'),
+          migrationTlsDir: {
+            type: 'string',
+            pattern: '^/[A-Za-z0-9._/-]*$',
+            description:
+              'Host directory of the node\'s migration TLS files (ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem, and libvirt\'s cacert.pem, clientcert.pem, clientkey.pem as symlinks), mounted read-only at the same path; libvirtd and QEMU on the node read the same files.',
+          },
           certificate: object('Extra names in the agent serving certificate (the reconciler dials the address in the node annotation).', {
             dnsNames: { type: 'array', items: { type: 'string' } },
             ipAddresses: { type: 'array', items: { type: 'string' } },

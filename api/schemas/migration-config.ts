@@ -73,18 +73,17 @@ export const clusterOnlyProperties: Record<string, JsonSchema> = {
   },
   disableTLS: {
     type: 'boolean',
-    description: 'Turn off the TLS layer of the migration stream (that layer is not built yet: no effect today).',
+    description: 'Run the migration stream without TLS (cluster-wide; each such migration gets a Warning event MigrationNotEncrypted). libvirt\'s own connection between nodes stays TLS.',
   },
 };
 
 /**
  * KubeVirt's keys that do nothing here, each with why. Accepted (type-checked) so a kubevirt-config
  * written for KubeVirt applies; an admission warning says they have no effect. Keys we store but do
- * not act on yet (nodeDrainTaintKey, disableTLS) are listed too, since they have no effect today.
+ * not act on yet (nodeDrainTaintKey) are listed too, since they have no effect today.
  */
 const WHY_NO_EFFECT = {
   nodeDrainTaintKey: 'stored for node drain, which is not implemented yet',
-  disableTLS: 'the migration stream has no TLS layer of ours yet, so there is nothing to disable',
   unsafeMigrationOverride: 'there is no migration-safety check here to override',
   allowWorkloadDisruption: 'a migration past its completion timeout is aborted; it is never paused',
   network: 'migrations use the node agents\' addresses; a dedicated migration network is not supported',

@@ -49,7 +49,7 @@ const POLL_MS = 500;
 
 export class ApiError extends Error {}
 
-/** kubectl's form: `Error from server (Forbidden): <message>`. */
+/** kubectl's form: `Error from server (BadRequest): <message>`. */
 export function apiErrorText(error: unknown): string {
   if (error instanceof ApiException) {
     let status: { reason?: string; message?: string } = {};

@@ -94,6 +94,13 @@ describe('bounded waits', () => {
     expect(waitingDecision({ ...base, nowMs: 10_000 * S })).toEqual({ action: 'continue' });
     expect(waitingDecision({ ...base, nowMs: 399 * S, noEligibleTargetSinceMs: 100 * S })).toEqual({ action: 'continue' });
     expect(waitingDecision({ ...base, nowMs: 400 * S, noEligibleTargetSinceMs: 100 * S })).toMatchObject({ reason: 'Unschedulable' });
+    // A VMI that is not running (or not evaluated) yet is waited for as long, no longer.
+    expect(waitingDecision({ ...base, nowMs: 399 * S, vmiNotReadySinceMs: 100 * S })).toEqual({ action: 'continue' });
+    expect(waitingDecision({ ...base, nowMs: 400 * S, vmiNotReadySinceMs: 100 * S })).toEqual({
+      action: 'abort',
+      reason: 'VmiNotReady',
+      message: 'the VMI was not running and live-migratable within 300s',
+    });
   });
 
   it.each(['Scheduled', 'PreparingTarget'] as const)('%s fails TargetNotReady after targetReadyTimeout', (phase) => {

@@ -2,6 +2,7 @@
 // Every non-final phase has a bound, so no migration (and no finalizer) waits forever:
 //
 //   Scheduling       no eligible target for unschedulableTimeout        → Unschedulable
+//                    VMI not Running + LiveMigratable for unschedulableTimeout → VmiNotReady
 //                    (waiting for a free slot under the limits is queueing, not a failure: it is
 //                    bounded by the migrations ahead, which are bounded themselves)
 //   Scheduled,       target not ready targetReadyTimeout after the
@@ -125,6 +126,8 @@ export interface WaitFacts {
   waitingSinceMs: number;
   /** Scheduling only: since when no node has been eligible (undefined while one is, busy or not). */
   noEligibleTargetSinceMs?: number;
+  /** Scheduling only: since when the VMI has not been Running and LiveMigratable (undefined while it is). */
+  vmiNotReadySinceMs?: number;
   /** The first unanswered agent call since the last answer, if any. */
   agentSilentSinceMs?: number;
   /** Which node's agent, for the message. */
@@ -141,6 +144,13 @@ export function waitingDecision(facts: WaitFacts): Decision {
       atMs: facts.noEligibleTargetSinceMs + facts.unschedulableTimeout * 1000,
       reason: FailureReason.Unschedulable,
       message: `no eligible target node for ${facts.unschedulableTimeout}s`,
+    });
+  }
+  if (facts.phase === 'Scheduling' && facts.vmiNotReadySinceMs !== undefined) {
+    deadlines.push({
+      atMs: facts.vmiNotReadySinceMs + facts.unschedulableTimeout * 1000,
+      reason: FailureReason.VmiNotReady,
+      message: `the VMI was not running and live-migratable within ${facts.unschedulableTimeout}s`,
     });
   }
   if (facts.phase === 'Scheduled' || facts.phase === 'PreparingTarget') {

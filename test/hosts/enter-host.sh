@@ -8,6 +8,11 @@ set -eu
 dir=$1
 name=$2
 
+# A private overlay over /etc first (the binds below land on top of it): its upper dir brings
+# /etc/pki, whose files link to the host's tls/ dir. libvirtd's TLS listener must read libvirt's
+# default paths there: `virt-admin server-update-tls` (a rotation) re-reads only those, whatever
+# libvirtd.conf's ca_file / cert_file / key_file say (libvirt 9.0).
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$dir/etc-upper,workdir=$dir/etc-work" /etc
 # libvirt reads /etc/libvirt/qemu.conf from a fixed path: give this host its own /etc/libvirt.
 mount --bind "$dir/etc" /etc/libvirt
 # Debian's libvirtd resolves its built-in default user "libvirt-qemu" before it reads qemu.conf; that

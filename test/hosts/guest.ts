@@ -15,6 +15,8 @@ export interface GuestSpec {
   fillMiB?: number;
   /** Keep rewriting the filled memory, so a migration has to chase dirty pages. */
   dirty?: boolean;
+  /** Fill with this word repeated instead of random data (letters, digits, `-`; 8–64): a known pattern. */
+  pattern?: string;
 }
 
 /** RAM the guest cannot fill: its kernel's own use plus room for busybox. */
@@ -34,7 +36,7 @@ export function guestXml(spec: Required<GuestSpec>): string {
   const name = escapeXml(spec.name);
   const consoleFile = `/var/log/libvirt/qemu/${name}-console.log`;
   // acpi=off: the domain has no ACPI tables (nothing here needs them), so the kernel need not look.
-  const cmdline = `console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=${spec.fillMiB} lm.dirty=${spec.dirty ? 1 : 0}`;
+  const cmdline = `console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=${spec.fillMiB} lm.dirty=${spec.dirty ? 1 : 0}${spec.pattern ? ` lm.pattern=${spec.pattern}` : ''}`;
   return `<domain type='qemu'>
   <name>${name}</name>
   <memory unit='MiB'>${spec.memoryMiB}</memory>
@@ -64,7 +66,8 @@ export function guestXml(spec: Required<GuestSpec>): string {
 /** Defines (persistently) the guest on a host; start it with startGuest. */
 export async function defineGuest(host: TestHost, spec: GuestSpec): Promise<TestGuest> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(spec.name)) throw new Error(`guest name ${JSON.stringify(spec.name)}: letters, digits, _ . - only`);
-  const full: Required<GuestSpec> = { fillMiB: 0, dirty: false, ...spec };
+  const full: Required<GuestSpec> = { fillMiB: 0, dirty: false, pattern: '', ...spec };
+  if (full.pattern !== '' && !/^[A-Za-z0-9-]{8,64}$/.test(full.pattern)) throw new Error(`guest ${spec.name}: pattern ${JSON.stringify(full.pattern)}: 8–64 letters, digits or -`);
   // Debian's kernel keeps ~67 MiB of guest RAM to itself (60 MiB "reserved" at boot); a fill beyond
   // the rest, less room for the shell, ends in the OOM killer and a panic.
   if (full.fillMiB > full.memoryMiB - GUEST_OVERHEAD_MIB) {

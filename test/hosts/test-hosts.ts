@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { saveCapabilities, seedCapabilities } from './capabilities-cache.js';
 import { writeHostConfig } from './host-config.js';
+import { tlsDir, writeHostTls } from './host-tls.js';
 import { createHostNetworks, netnsName } from './network.js';
 import { ENTER_HOST_SCRIPT, TEMP_PREFIX, assertHostPrerequisites, toolEnv } from './paths.js';
 import { cleanup, startReaper, stopReaper } from './reaper.js';
@@ -21,8 +22,16 @@ export interface TestHost {
   address: string;
   /** libvirt URI for use from the root namespace (virsh -c, the agent's driver). */
   uri: string;
-  /** What the OTHER hosts use to reach this one, e.g. as `virsh migrate --p2p DOM <migrationUri>`. */
+  /** libvirt's admin interface (virt-admin -c), through the run's directory. */
+  adminUri: string;
+  /**
+   * What the OTHER hosts use to reach this one, e.g. as `virsh migrate --p2p [--tls] DOM <migrationUri>`:
+   * `qemu+tls://<address>/system?pkipath=<the source's tlsDir>`, so it is only valid from the host
+   * it was made for. Build one from another host with `peerUri(from, to)`.
+   */
   migrationUri: string;
+  /** The host's TLS files (QEMU's names and libvirt's client aliases); same path inside and out. */
+  tlsDir: string;
   hostUuid: string;
   /** This host's directory: etc/, run/ (socket), log/ (libvirtd.log, qemu/<domain>.log, consoles). */
   dir: string;
@@ -40,6 +49,11 @@ export interface TestHosts {
   get(name: string): TestHost;
   /** Ends every daemon and QEMU process, deletes namespaces and the temp dir. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * A rotation as a node would see one: a new CA, new certificates for every host, each file replaced
+   * in place (rename) while the daemons run. Nothing is restarted or told.
+   */
+  rotateTls(): void;
   timings: { networkMs: number; daemonsMs: number; totalMs: number };
 }
 
@@ -53,6 +67,11 @@ export interface StartTestHostsOptions {
 }
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,19}$/;
+
+/** The URI a source libvirtd (whose host dir is `fromDir`) dials a peer at: TLS, the source's own client certificate. */
+export function peerUri(fromDir: string, address: string): string {
+  return `qemu+tls://${address}/system?pkipath=${tlsDir(fromDir)}`;
+}
 
 export async function startTestHosts(options: StartTestHostsOptions = {}): Promise<TestHosts> {
   const t0 = Date.now();
@@ -77,6 +96,8 @@ export async function startTestHosts(options: StartTestHostsOptions = {}): Promi
     const networks = createHostNetworks(runId, names);
     const tNetwork = Date.now();
     const peers = names.map((name, i) => ({ name, address: networks[i]!.address }));
+    const issueTls = () => writeHostTls(dir, peers.map((peer) => ({ ...peer, dir: join(dir, peer.name) })));
+    issueTls();
     const hosts = names.map((name, i): TestHost => {
       const network = networks[i]!;
       const hostDir = join(dir, name);
@@ -90,7 +111,10 @@ export async function startTestHosts(options: StartTestHostsOptions = {}): Promi
         netns: network.netns,
         address: network.address,
         uri: `qemu+unix:///system?socket=${socket}`,
-        migrationUri: `qemu+tcp://${network.address}/system`,
+        adminUri: `libvirtd:///system?socket=${join(hostDir, 'run', 'libvirt', 'libvirt-admin-sock')}`,
+        // From the other host (a run has at most two).
+        migrationUri: peerUri(join(dir, names.find((other) => other !== name) ?? name), network.address),
+        tlsDir: tlsDir(hostDir),
         hostUuid,
         dir: hostDir,
         pid: 0,
@@ -111,6 +135,7 @@ export async function startTestHosts(options: StartTestHostsOptions = {}): Promi
         return host;
       },
       stop,
+      rotateTls: issueTls,
       timings: { networkMs: tNetwork - t0, daemonsMs: tDaemons - tNetwork, totalMs: tDaemons - t0 },
     };
   } catch (error) {

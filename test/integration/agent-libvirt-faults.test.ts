@@ -25,7 +25,7 @@ let stateRoot: string;
 const drivers: LibvirtDriver[] = [];
 
 function driverFor(host: TestHost, stateDir = join(stateRoot, host.name)): LibvirtDriver {
-  const driver = new LibvirtDriver({ nodeName: `node-${host.name}`, uri: host.uri, migrationAddress: host.address, stateDir });
+  const driver = new LibvirtDriver({ nodeName: `node-${host.name}`, uri: host.uri, migrationAddress: host.address, migrationTlsDir: host.tlsDir, adminUri: host.adminUri, stateDir });
   drivers.push(driver);
   return driver;
 }
@@ -54,7 +54,7 @@ function startRequest(uid: string, to: TestHost, bandwidthBytesPerSecond: number
   return {
     migrationUid: uid,
     vmi,
-    destination: { nodeName: `node-${to.name}`, address: to.address, ports: { '16509': 0 } },
+    destination: { nodeName: `node-${to.name}`, address: to.address, ports: { '16514': 0 } },
     bandwidthBytesPerSecond,
     allowAutoConverge: false,
     allowPostCopy: false,

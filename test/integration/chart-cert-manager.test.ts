@@ -147,7 +147,7 @@ describeIfBuilt('the chart with cert-manager', () => {
     const manifest = JSON.stringify({ apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstanceMigration', metadata: { name: 'to-nowhere', namespace: vmNs }, spec: { vmiName: 'no-such-vmi' } });
     const refused = kubectl(['apply', '-f', '-'], manifest);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/admission webhook "validate\.vmim\..*" denied the request: Cannot migrate VMI .*no-such-vmi/);
+    expect(refused.stderr).toMatch(/admission webhook "validate\.vmim\..*" denied the request: the VMI ".*\/no-such-vmi" does not exist/);
     expect(refused.stderr).not.toMatch(/x509|certificate/);
   }, 180_000);
 });

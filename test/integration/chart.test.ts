@@ -172,7 +172,7 @@ describe('helm lint and template', () => {
     expect(byKind('Secret')).toEqual([]);
   });
 
-  it('runs the components locked down: non-root read-only webhook and reconciler, an agent with only the libvirt socket from the host', () => {
+  it('runs the components locked down: non-root read-only webhook and reconciler, an agent with only the libvirt socket and (read only) the migration TLS dir from the host', () => {
     const objects = rendered([]);
     const pod = (kind: string, name: string) => (objects.find((o) => o.kind === kind && o.metadata.name === name) as unknown as { spec: { replicas?: number; template: { spec: Record<string, any> } } }).spec;
     for (const name of ['lm-live-migration-webhook', 'lm-live-migration-reconciler']) {
@@ -185,7 +185,10 @@ describe('helm lint and template', () => {
     }
     const agent = pod('DaemonSet', 'lm-live-migration-agent').template.spec;
     const hostPaths = (agent.volumes as Array<{ hostPath?: { path: string } }>).filter((v) => v.hostPath).map((v) => v.hostPath?.path);
-    expect(hostPaths).toEqual(['/var/run/libvirt']);
+    expect(hostPaths).toEqual(['/var/run/libvirt', '/etc/pki/live-migration']);
+    // The TLS dir at the host's own path (libvirtd and QEMU read the path the agent names), read only.
+    expect(agent.containers[0].volumeMounts).toContainEqual({ name: 'migration-tls', mountPath: '/etc/pki/live-migration', readOnly: true });
+    expect(agent.containers[0].args).toEqual(expect.arrayContaining(['--migration-tls-dir=/etc/pki/live-migration', '--libvirt-port=16514', '--libvirt-admin-uri=libvirtd:///system']));
     expect(agent.hostNetwork).toBe(true);
     expect(agent.hostPID ?? false).toBe(false);
     expect(agent.containers[0].securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });

@@ -2,6 +2,7 @@
 // required it), keys of KubeVirt's we do not act on, a key nobody knows. Stored before the webhook
 // starts, then applied again with `kubectl apply`, through the real API server and webhook.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { kubectl, kubectlWithWarnings } from '../setup/environment.js';
 import { createMigration, createRunningVmi, eventually, getMigration, startTestSystem, waitEvaluated, type TestSystem } from '../setup/system.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
@@ -79,7 +80,6 @@ describe('a kubevirt-config written for KubeVirt', () => {
     expect(applied.code).toBe(0);
     for (const warning of [
       'data.migrations.nodeDrainTaintKey: accepted, but has no effect here: stored for node drain, which is not implemented yet',
-      'data.migrations.disableTLS: accepted, but has no effect here: the migration stream has no TLS layer of ours yet',
       'data.migrations.unsafeMigrationOverride: accepted, but has no effect here',
       'data.migrations.network: accepted, but has no effect here',
       'data.migrations.matchSELinuxLevelOnMigration: accepted, but has no effect here',
@@ -89,6 +89,8 @@ describe('a kubevirt-config written for KubeVirt', () => {
     ]) {
       expect(applied.stderr).toContain(`Warning: ${warning}`);
     }
+    // Honoured (the migration stream runs without TLS), so not among the keys without effect.
+    expect(applied.stderr).not.toContain('disableTLS');
     await createRunningVmi(system, 'vm-c', { node: system.nodes[0] ?? '' });
     await waitEvaluated(system, 'vm-c');
     const stamped = await eventually('the new progressTimeout to be stamped', async () => {
@@ -96,6 +98,15 @@ describe('a kubevirt-config written for KubeVirt', () => {
       return probe?.progressTimeout === 88 ? probe : undefined;
     }, 15_000, 50);
     expect(stamped).toMatchObject({ maxDowntimeMs: 300, bandwidthPerMigration: '64Mi' });
+  }, 60_000);
+
+  it('disableTLS in force: a migration now runs unencrypted and says so with a Warning event on its VMIM; earlier ones did not', async () => {
+    await createMigration(system, 'plain', 'vm-c');
+    await eventually('plain to succeed', async () => ((await getMigration(system, 'plain'))?.status?.phase === 'Succeeded' ? true : undefined));
+    const events = (await system.kubeConfig.makeApiClient(CoreV1Api).listNamespacedEvent({ namespace: system.ns })).items;
+    const notEncrypted = events.filter((e) => e.reason === 'MigrationNotEncrypted');
+    expect(notEncrypted.map((e) => [e.involvedObject.kind, e.involvedObject.name, e.type])).toEqual([['VirtualMachineInstanceMigration', 'plain', 'Warning']]);
+    expect(notEncrypted[0]?.message).toContain('kubevirt-config migrations.disableTLS is true');
   }, 60_000);
 
   it('refuses a bad value of a known key, naming it, and keeps the configuration in force', () => {

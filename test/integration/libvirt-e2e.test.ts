@@ -123,7 +123,13 @@ beforeAll(async () => {
         return {
           nodes: [node],
           driver: 'libvirt' as const,
-          extraArgs: [`--libvirt-uri=${host.uri}`, `--migration-address=${host.address}`, `--state-dir=${join(stateDir, host.name)}`],
+          extraArgs: [
+            `--libvirt-uri=${host.uri}`,
+            `--libvirt-admin-uri=${host.adminUri}`,
+            `--migration-address=${host.address}`,
+            `--migration-tls-dir=${host.tlsDir}`,
+            `--state-dir=${join(stateDir, host.name)}`,
+          ],
         };
       }),
   });
@@ -180,7 +186,7 @@ describe('live migration on libvirt, end to end', () => {
       sourceNode: nodeA,
       targetNode: nodeB,
       targetNodeAddress: b.address,
-      targetDirectMigrationNodePorts: { '16509': 0 },
+      targetDirectMigrationNodePorts: { '16514': 0 },
       targetNodeDomainDetected: true,
       completed: true,
       failed: false,

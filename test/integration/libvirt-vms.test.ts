@@ -51,7 +51,9 @@ beforeAll(async () => {
           driver: 'libvirt' as const,
           extraArgs: [
             `--libvirt-uri=${host.uri}`,
+            `--libvirt-admin-uri=${host.adminUri}`,
             `--migration-address=${host.address}`,
+            `--migration-tls-dir=${host.tlsDir}`,
             `--state-dir=${join(stateDir, host.name)}`,
             '--domain-type=qemu',
             '--guest-memory=1Gi',

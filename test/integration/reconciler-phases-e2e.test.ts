@@ -8,6 +8,8 @@ import { createGhostNode } from '../setup/ghost-node.js';
 import { expectVmiAgrees } from '../setup/order-of-truth.js';
 import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, listMigrations, startTestSystem, type TestSystem } from '../setup/system.js';
 import { recordMigrations, type VmimRecorder } from '../setup/vmim-recorder.js';
+import { slotPeaks } from '../setup/slot-timeline.js';
+import { ABORT_ARRIVES_LATE_ANNOTATION, REFUSE_TARGET_ANNOTATION } from '../../agent/simulation/simulation-driver.js';
 
 let system: TestSystem;
 let recorder: VmimRecorder;
@@ -161,6 +163,36 @@ describe('waiting-phase timeouts', () => {
   });
 });
 
+describe('outcomes decided on the nodes', () => {
+  it('the target refuses to prepare: Failed with TargetFailed at once, the VMI on its source and its record untouched', async () => {
+    const source = node(0);
+    await createRunningVmi(system, 'vm-refused', { node: source, annotations: { [REFUSE_TARGET_ANNOTATION]: 'no room for the guest' } });
+    const before = (await getVmi(system, 'vm-refused')).status?.migrationState;
+    await createMigration(system, 'refused', 'vm-refused');
+    const failed = await waitForPhase('refused', 'Failed');
+    expect(failed.status?.migrationState?.failureReason).toMatch(/^TargetFailed: the target agent refused: .*cannot host the guest: no room for the guest/);
+    expect(phasesOf(failed)).not.toContain('Running');
+    const vmi = await getVmi(system, 'vm-refused');
+    expect(vmi.status?.nodeName).toBe(source);
+    // It never reached the hand-off: the VMI keeps the record it had.
+    expect(vmi.status?.migrationState).toEqual(before);
+  });
+
+  it('completed before the abort arrived: cancel while Running, the source answers completed-first, Succeeded with abort Failed, the VMI on its target', async () => {
+    const source = node(1);
+    await createRunningVmi(system, 'vm-late-abort', { node: source, memory: '1Gi', annotations: { [ABORT_ARRIVES_LATE_ANNOTATION]: 'true' } });
+    await createMigration(system, 'late-abort', 'vm-late-abort');
+    const running = await waitForPhase('late-abort', 'Running');
+    const final = await cancel('late-abort');
+    expect(final.status?.phase).toBe('Succeeded');
+    expect(final.status?.migrationState).toMatchObject({ abortRequested: true, abortStatus: 'Failed', completed: true, failed: false });
+    const vmi = await getVmi(system, 'vm-late-abort');
+    expect(vmi.status?.nodeName).toBe(running.status?.migrationState?.targetNode);
+    expect(vmi.status?.nodeName).not.toBe(source);
+    expect(vmi.status?.migrationState).toMatchObject({ migrationUid: final.metadata.uid, completed: true, abortStatus: 'Failed' });
+  });
+});
+
 describe('an agent that goes away', () => {
   it('the source agent is killed while Running: Failed with AgentUnreachable after targetReadyTimeout, the VMI on its source', async () => {
     const source = node(4);
@@ -180,28 +212,6 @@ describe('an agent that goes away', () => {
     expect(vmi.status?.migrationState).toMatchObject({ migrationUid: failed.metadata.uid, failed: true });
   });
 });
-
-const SLOT_PHASES = ['Scheduled', 'PreparingTarget', 'TargetReady', 'Running'];
-
-/** Most migrations holding a slot into `target` at once, from the phase timestamps the reconciler wrote. */
-function maxInbound(migrations: readonly VirtualMachineInstanceMigration[], target: string): number {
-  const edges: Array<{ at: number; delta: number }> = [];
-  for (const m of migrations) {
-    if (m.status?.migrationState?.targetNode !== target) continue;
-    const stamps = m.status?.phaseTransitionTimestamps ?? [];
-    const at = (phases: string[]) => stamps.filter((p) => phases.includes(p.phase ?? '')).map((p) => Date.parse(p.phaseTransitionTimestamp ?? ''));
-    const start = Math.min(...at(SLOT_PHASES));
-    const end = Math.min(...at(['Succeeded', 'Failed']));
-    if (!Number.isFinite(start) || !Number.isFinite(end)) throw new Error(`${m.metadata.name}: no slot interval in ${JSON.stringify(stamps)}`);
-    edges.push({ at: start, delta: 1 }, { at: end, delta: -1 });
-  }
-  // A slot freed and taken in the same millisecond is not an overlap: ends sort first.
-  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let now = 0;
-  let max = 0;
-  for (const e of edges) max = Math.max(max, (now += e.delta));
-  return max;
-}
 
 describe('the inbound limit', () => {
   it('is reached and holds: one migration Running into the node while another waits with InboundLimit, never two at once', async () => {
@@ -226,6 +236,6 @@ describe('the inbound limit', () => {
       expect((await getVmi(system, `vm-${name}`)).status?.nodeName).toBe(target);
       done.push(succeeded);
     }
-    expect(maxInbound(done, target)).toBe(1);
+    expect(slotPeaks(done).inbound).toBe(1);
   });
 });

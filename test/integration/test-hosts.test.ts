@@ -1,7 +1,10 @@
 // The test-host harness itself: a real QEMU guest live-migrates between two libvirt "hosts" in their
 // own namespaces, an aborted migration leaves it where it was, and nothing of a run outlives it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCertificateAuthority, issueCertificate } from '../../hack/control-plane/pki.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   defineGuest,
@@ -75,7 +78,7 @@ describe('two test hosts', () => {
     expect(await virsh(a, ['capabilities'])).toContain(`<uuid>${a.hostUuid}</uuid>`);
     expect(await virsh(b, ['capabilities'])).toContain(`<uuid>${b.hostUuid}</uuid>`);
     expect(a.address).toMatch(/^10\./);
-    expect(b.migrationUri).toBe(`qemu+tcp://${b.address}/system`);
+    expect(b.migrationUri).toBe(`qemu+tls://${b.address}/system?pkipath=${a.tlsDir}`);
     // Guests run under TCG whatever the machine has: /dev/kvm is hidden from the hosts.
     expect(await virsh(a, ['capabilities'])).not.toContain("<domain type='kvm'");
     const kvm = await virsh(a, ['domcapabilities', '--virttype', 'kvm']).then(
@@ -85,10 +88,46 @@ describe('two test hosts', () => {
     expect(kvm).toMatch(/the accel 'kvm' is not supported/);
   }, 30_000);
 
+  it('lets a peer in only over TLS with a certificate of the run\'s CA (no plain TCP, no foreign certificate)', async () => {
+    /** `virsh hostname` against B, run inside A's network namespace: B's answer, or libvirt's refusal. */
+    const fromA = (uri: string) =>
+      new Promise<string>((resolve) => {
+        execFile('ip', ['netns', 'exec', a.netns, 'virsh', '-q', '-c', uri, 'hostname'], { timeout: 20_000, encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } }, (error, stdout, stderr) =>
+          resolve(error ? `refused: ${stderr.trim()}` : stdout.trim()),
+        );
+      });
+    expect(await fromA(`qemu+tls://${b.address}/system?pkipath=${a.tlsDir}`)).toBe('b');
+    expect(await fromA(`qemu+tcp://${b.address}/system`)).toMatch(/^refused: [\s\S]*Connection refused/);
+    // A TLS client that does not check itself first (virsh would): B ends the connection of a
+    // client whose certificate is of another CA, and of one that has none, at the handshake (the
+    // run's own certificate was let in above).
+    const handshake = (cert?: { cert: string; key: string }) =>
+      new Promise<string>((resolve) => {
+        const script = `const tls = require('tls'), fs = require('fs'); const e = process.env;
+          const s = tls.connect({ host: e.H, port: 16514, ca: fs.readFileSync(e.CA), checkServerIdentity: () => undefined, ...(e.CERT ? { cert: fs.readFileSync(e.CERT), key: fs.readFileSync(e.KEY) } : {}) });
+          s.on('error', (err) => { console.log('error ' + (err.code || '') + ' ' + err.message); process.exit(0); });
+          s.on('close', () => { console.log('closed'); process.exit(0); });`;
+        const env = { ...process.env, H: b.address, CA: join(a.tlsDir, 'ca-cert.pem'), ...(cert ? { CERT: cert.cert, KEY: cert.key } : {}) };
+        execFile('ip', ['netns', 'exec', a.netns, process.execPath, '-e', script], { timeout: 15_000, encoding: 'utf8', env }, (error, stdout) => resolve(error ? `no answer: ${String(error)}` : stdout.trim()));
+      });
+    const foreign = mkdtempSync(join(run.dir, 'foreign-'));
+    try {
+      const ca = createCertificateAuthority(foreign, 'other-ca', 'someone else');
+      const [cert, key] = issueCertificate(foreign, 'intruder', ca, { commonName: 'a', organization: 'live-migration-test-hosts', usage: 'client' });
+      const withForeign = await handshake({ cert, key });
+      const withNone = await handshake();
+      log(`B to a foreign client certificate: ${withForeign}; to none: ${withNone}`);
+      expect(withForeign).toMatch(/^(error .*alert|closed$)/i);
+      expect(withNone).toMatch(/^(error .*alert|closed$)/i);
+    } finally {
+      rmSync(foreign, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('live-migrates a running guest from A to B, and it keeps running there', async () => {
     const before = Math.max(...heartbeats(readConsole(a, 'mover')));
     const t0 = Date.now();
-    await virsh(a, ['migrate', '--live', '--p2p', '--persistent', '--undefinesource', 'mover', b.migrationUri], { timeoutMs: 60_000 });
+    await virsh(a, ['migrate', '--live', '--p2p', '--tls', '--persistent', '--undefinesource', 'mover', b.migrationUri], { timeoutMs: 60_000 });
     log(`migrated mover in ${Date.now() - t0} ms`);
 
     expect(await domainState(b, 'mover')).toBe('running');

@@ -149,6 +149,6 @@ describe('a webhook whose caches cannot sync', () => {
       const result = kubectl(['create', '--dry-run=server', '-n', ns, '-f', '-'], vmim('mig-2', 'vm-1'));
       return result.stderr.includes('in-flight migration detected') ? result : undefined;
     }, 10_000);
-    expect(second.stderr).toContain(`Active migration job (mig-1) is currently already in progress for VMI ${ns}/vm-1`);
+    expect(second.stderr).toMatch(/Error from server \(BadRequest\): .*denied the request: in-flight migration detected\. Active migration job \([0-9a-f-]+\) is currently already in progress for VMI vm-1\. It is migration .*\/mig-1 /);
   });
 });

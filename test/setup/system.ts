@@ -140,7 +140,7 @@ export async function patchVmiStatus(system: TestSystem, name: string, status: R
   await system.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstances', name, body: { status } }, mergePatch);
 }
 
-/** Waits until the VMI controller has published LiveMigratable (the webhook refuses a VMI not yet evaluated). */
+/** Waits until the VMI controller has published LiveMigratable (a migration of a VMI not yet evaluated waits for it). */
 export async function waitEvaluated(system: TestSystem, name: string): Promise<void> {
   await eventually(`${name} to be evaluated`, async () => {
     const vmi = await getVmi(system, name);

@@ -39,10 +39,23 @@ export interface AdmissionRequest {
   dryRun?: boolean;
 }
 
+/**
+ * metav1.StatusCause: one reason a request is invalid, with the field it concerns when known.
+ * kubectl shows a 422 as "The request is invalid: <field>: <message>", one line per cause, and not
+ * the status message: a cause's message must stand on its own.
+ */
+export interface StatusCause {
+  /** metav1.CauseType (JSON `reason`), e.g. FieldValueRequired, FieldValueInvalid, FieldValueForbidden, FieldValueNotSupported. */
+  reason: string;
+  message: string;
+  field?: string;
+}
+
 export interface AdmissionResponse {
   uid: string;
   allowed: boolean;
-  status?: { code: number; message: string; reason?: string };
+  /** A metav1.Status: the API server answers the client with it (code, reason, message, details). */
+  status?: { code: number; message: string; reason?: string; details?: { causes: StatusCause[] } };
   patchType?: 'JSONPatch';
   /** base64 of the JSON patch. */
   patch?: string;
@@ -71,9 +84,7 @@ export const DECISION_REASONS = [
   'NodeSelectorInvalid',
   'VMINotFound',
   'VMIFinal',
-  'VMINotRunning',
   'VMINotMigratable',
-  'VMINotEvaluated',
   'MigrationInFlight',
   'SpecImmutable',
   'VMINameLabelImmutable',
@@ -86,14 +97,24 @@ export type DecisionReason = (typeof DECISION_REASONS)[number];
 
 export type Decision =
   | { allowed: true; reason: DecisionReason; patch?: JsonPatchOperation[]; warnings?: string[] }
-  | { allowed: false; reason: DecisionReason; message: string; code?: number };
+  | { allowed: false; reason: DecisionReason; message: string; code?: number; causes?: StatusCause[] };
 
 export function allow(reason: DecisionReason = 'Admitted'): Decision {
   return { allowed: true, reason };
 }
 
-export function deny(reason: DecisionReason, message: string, code = 403): Decision {
+/**
+ * A refusal. KubeVirt answers 400 (BadRequest) to every refusal that is not about the object's
+ * fields; those are 422 (Invalid) with their causes (see `invalid`). A client that retries on 409
+ * or treats 403 as an RBAC problem would be misled, so nothing else is used but 503 (retryable).
+ */
+export function deny(reason: DecisionReason, message: string, code = 400): Decision {
   return { allowed: false, reason, message, code };
+}
+
+/** A refusal about the object's fields: 422 (Invalid) with metav1 causes, as KubeVirt's ToAdmissionResponse. */
+export function invalid(reason: DecisionReason, message: string, causes: StatusCause[]): Decision {
+  return { allowed: false, reason, message, code: 422, causes };
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,14 +1,17 @@
-// Validating admission of a new VirtualMachineInstanceMigration. KubeVirt's checks (schema,
-// vmiName, the VMI exists, is Running and not final, LiveMigratable, no migration in flight) plus
-// ours (feature gate, priority reserved to the system, label syntax of addedNodeSelector).
-// Messages name the VMI and mirror KubeVirt's wording where it has one.
+// Validating admission of a new VirtualMachineInstanceMigration, as KubeVirt's migration create
+// admitter: schema and vmiName, priority reserved to the system, the VMI exists and has not
+// finished, it is not LiveMigratable=False, no other migration of it in flight; plus ours (feature
+// gate, label syntax of addedNodeSelector). A VMI that is not running yet, or not yet evaluated for
+// live migration, is admitted: its migration waits in the reconciler (reconciler/README.md).
+// Codes as KubeVirt's: 400 for a refusal, 422 with causes for the object's fields. Each message is
+// KubeVirt's text where it has one, then our detail naming the VMI.
 import { LIVE_MIGRATION_GATE } from '../../api/cluster-config.js';
 import { compileSchema, formatIssues } from '../../api/validation.js';
 import { FINAL_MIGRATION_PHASES, vmimSchema, type VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import { FINAL_VMI_PHASES, type VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { configMapName, type ConfigInForce } from '../../api/config-in-force.js';
 import { labelKeyProblem, labelValueProblem } from './label-syntax.js';
-import { allow, deny, isPlainObject, qualifiedName, type Decision, type UserInfo } from './types.js';
+import { allow, deny, invalid, isPlainObject, qualifiedName, type Decision, type StatusCause, type UserInfo } from './types.js';
 
 export const LIVE_MIGRATABLE_CONDITION = 'LiveMigratable';
 
@@ -38,22 +41,76 @@ export function vmiNameOf(object: unknown): string | undefined {
 export function featureGateMessage(vmi: string, config: ConfigInForce): string {
   const where = configMapName(config.location);
   return (
-    `Cannot migrate VMI ${vmi}: the ${LIVE_MIGRATION_GATE} feature gate is not enabled. ` +
+    // KubeVirt's text (before v0.56, when the gate still existed), then how to enable it here.
+    `${LIVE_MIGRATION_GATE} feature gate is not enabled in kubevirt-config: cannot migrate VMI ${vmi}. ` +
     `To enable it, add ${LIVE_MIGRATION_GATE} to the comma-separated list in data.feature-gates of ConfigMap ${where}.` +
     // The gate may be in the stored ConfigMap already, in a version that cannot be used.
     (config.problem ? ` (The ConfigMap as stored now is invalid and not in force: ${config.problem})` : '')
   );
 }
 
-/** Schema of the whole object, ajv over the same schema the CRD serves. */
+/** KubeVirt's words for a migration that names no VMI. */
+export const VMI_NAME_MISSING = 'vmiName is missing';
+
+function vmiNameMissing(object: unknown): boolean {
+  if (!isPlainObject(object) || !isPlainObject(object.spec)) return true;
+  return object.spec.vmiName === undefined || object.spec.vmiName === '';
+}
+
+/**
+ * Schema of the whole object, ajv over the same schema the CRD serves: 422 with one cause per
+ * field. No vmiName at all is KubeVirt's own cause, "vmiName is missing" on spec.vmiName.
+ */
 export function checkSchema(object: unknown, vmi: string): Decision | undefined {
   if (validateVmim(object)) return undefined;
-  return deny('SchemaInvalid', `Cannot migrate VMI ${vmi}: the migration is invalid: ${formatIssues(validateVmim.issues())}`, 422);
+  const issues = validateVmim.issues();
+  const missing = vmiNameMissing(object);
+  const rest = missing ? issues.filter((i) => i.path !== 'spec' && i.path !== 'spec.vmiName') : issues;
+  const causes: StatusCause[] = [
+    ...(missing ? [{ reason: 'FieldValueRequired', message: VMI_NAME_MISSING, field: 'spec.vmiName' }] : []),
+    ...rest.map((i) => ({ reason: i.reason === 'is required' ? 'FieldValueRequired' : 'FieldValueInvalid', message: i.reason, field: i.path })),
+  ];
+  const message = missing
+    ? `${VMI_NAME_MISSING}: spec.vmiName must name the VMI to migrate, in the migration's namespace` + (rest.length > 0 ? `; also ${formatIssues(rest)}` : '')
+    : `Cannot migrate VMI ${vmi}: the migration is invalid: ${formatIssues(issues)}`;
+  return invalid('SchemaInvalid', message, causes);
 }
 
 export function isFinalMigration(migration: VirtualMachineInstanceMigration): boolean {
   const phase = migration.status?.phase;
   return phase !== undefined && FINAL_MIGRATION_PHASES.includes(phase);
+}
+
+/** KubeVirt's text for spec.priority set by anyone but its controller. */
+export const PRIORITY_FORBIDDEN = 'Migration priority queue, only virt-controller is allowed to set priority field';
+
+function selectorProblems(selector: Record<string, string>): StatusCause[] {
+  return Object.entries(selector).flatMap(([key, value]) => {
+    const keyProblem = labelKeyProblem(key);
+    const valueProblem = labelValueProblem(value);
+    const field = `spec.addedNodeSelector[${key}]`;
+    return [
+      ...(keyProblem ? [{ reason: 'FieldValueInvalid', field, message: `key ${JSON.stringify(key)}: ${keyProblem}` }] : []),
+      ...(valueProblem ? [{ reason: 'FieldValueInvalid', field, message: `value ${JSON.stringify(value)} of ${JSON.stringify(key)}: ${valueProblem}` }] : []),
+    ];
+  });
+}
+
+/** What KubeVirt checks of the VMI itself; a VMI not running yet or not yet evaluated passes. */
+function checkVmi(target: VirtualMachineInstance, vmi: string): Decision | undefined {
+  const phase = target.status?.phase;
+  if (phase !== undefined && FINAL_VMI_PHASES.includes(phase)) {
+    return deny('VMIFinal', `Cannot migrate VMI in finalized state. VMI ${vmi} has finished (phase ${phase}); only a VMI that has not finished can be migrated.`);
+  }
+  const migratable = target.status?.conditions?.find((c) => c.type === LIVE_MIGRATABLE_CONDITION);
+  if (migratable?.status === 'False') {
+    return deny('VMINotMigratable', `Cannot migrate VMI, Reason: ${migratable.reason ?? ''}, Message: ${migratable.message ?? ''} (VMI ${vmi})`);
+  }
+  return undefined;
+}
+
+function inFlightMessage(uid: string, vmiName: string, detail: string): string {
+  return `in-flight migration detected. Active migration job (${uid}) is currently already in progress for VMI ${vmiName}. ${detail}`;
 }
 
 export function validateMigrationCreate(input: MigrationCreateInput): Decision {
@@ -75,72 +132,41 @@ export function validateMigrationCreate(input: MigrationCreateInput): Decision {
   const migration = object as VirtualMachineInstanceMigration;
 
   if (migration.spec.priority !== undefined && input.userInfo.username !== input.systemServiceAccount) {
-    return deny(
+    return invalid(
       'PriorityForbidden',
-      `Cannot migrate VMI ${vmi}: spec.priority is reserved to the system (${input.systemServiceAccount}); ` +
+      `${PRIORITY_FORBIDDEN}: spec.priority of the migration of VMI ${vmi} is reserved to the system (${input.systemServiceAccount}); ` +
         `user ${input.userInfo.username ?? '<unknown>'} may not set it. Remove spec.priority.`,
+      [{ reason: 'FieldValueForbidden', message: PRIORITY_FORBIDDEN, field: 'spec.priority' }],
     );
   }
 
-  const selectorProblems = Object.entries(migration.spec.addedNodeSelector ?? {}).flatMap(([key, value]) => {
-    const keyProblem = labelKeyProblem(key);
-    const valueProblem = labelValueProblem(value);
-    return [
-      ...(keyProblem ? [`key ${JSON.stringify(key)}: ${keyProblem}`] : []),
-      ...(valueProblem ? [`value ${JSON.stringify(value)} of ${JSON.stringify(key)}: ${valueProblem}`] : []),
-    ];
-  });
-  if (selectorProblems.length > 0) {
-    return deny(
+  const selector = selectorProblems(migration.spec.addedNodeSelector ?? {});
+  if (selector.length > 0) {
+    return invalid(
       'NodeSelectorInvalid',
-      `Cannot migrate VMI ${vmi}: spec.addedNodeSelector is not valid label syntax: ${selectorProblems.join('; ')}`,
-      422,
+      `Cannot migrate VMI ${vmi}: spec.addedNodeSelector is not valid label syntax: ${selector.map((c) => c.message).join('; ')}`,
+      selector,
     );
   }
 
   const target = input.vmi;
-  if (target === undefined) {
-    return deny(
-      'VMINotFound',
-      `Cannot migrate VMI ${vmi}: virtualmachineinstances.kubevirt.io "${vmiName}" not found in namespace ${namespace}`,
-      404,
-    );
-  }
-  const phase = target.status?.phase;
-  if (phase !== undefined && FINAL_VMI_PHASES.includes(phase)) {
-    return deny('VMIFinal', `Cannot migrate VMI ${vmi}: the VMI has finished (phase ${phase}); only a running VMI can be migrated`);
-  }
-  if (phase !== 'Running') {
-    return deny(
-      'VMINotRunning',
-      `Cannot migrate VMI ${vmi} that is not in phase Running, current phase is ${phase ?? '<none>'}`,
-    );
-  }
-
-  const migratable = target.status?.conditions?.find((c) => c.type === LIVE_MIGRATABLE_CONDITION);
-  if (migratable === undefined) {
-    return deny(
-      'VMINotEvaluated',
-      `Cannot migrate VMI ${vmi}: the VMI has not been evaluated for live migration yet (no ${LIVE_MIGRATABLE_CONDITION} condition); try again shortly`,
-    );
-  }
-  if (migratable.status !== 'True') {
-    return deny(
-      'VMINotMigratable',
-      `Cannot migrate VMI ${vmi}, Reason: ${migratable.reason ?? '<none>'}, Message: ${migratable.message ?? '<none>'}`,
-    );
-  }
+  if (target === undefined) return deny('VMINotFound', `the VMI "${namespace}/${vmiName ?? ''}" does not exist`);
+  const vmiProblem = checkVmi(target, vmi);
+  if (vmiProblem) return vmiProblem;
 
   const ownName = migration.metadata?.name;
   const inFlight = input.migrationsOfVmi.find(
     (m) => m.spec?.vmiName === vmiName && m.metadata.name !== ownName && !isFinalMigration(m),
   );
   if (inFlight) {
+    const phase = inFlight.status?.phase ?? 'not started yet';
     return deny(
       'MigrationInFlight',
-      `Cannot migrate VMI ${vmi}: in-flight migration detected. Active migration job (${inFlight.metadata.name}) ` +
-        `is currently already in progress for VMI ${vmi}`,
-      409,
+      inFlightMessage(
+        inFlight.metadata.uid ?? inFlight.metadata.name ?? '',
+        vmiName ?? '',
+        `It is migration ${namespace}/${inFlight.metadata.name ?? ''} (phase ${phase}) of VMI ${vmi}: wait until it ends, or delete it to cancel it.`,
+      ),
     );
   }
   // A migration the VMI itself reports as running (its VMIM may already be gone from the cache).
@@ -148,9 +174,7 @@ export function validateMigrationCreate(input: MigrationCreateInput): Decision {
   if (state?.migrationUid && state.completed !== true && state.migrationUid !== migration.metadata?.uid) {
     return deny(
       'MigrationInFlight',
-      `Cannot migrate VMI ${vmi}: in-flight migration detected. Active migration job (uid ${state.migrationUid}) ` +
-        `is currently already in progress for VMI ${vmi}`,
-      409,
+      inFlightMessage(state.migrationUid, vmiName ?? '', `The status.migrationState of VMI ${vmi} shows it unfinished.`),
     );
   }
   return allow();

@@ -80,6 +80,25 @@ describe('dispatch through MigrationController.reconcile', () => {
     expect(world.agents.calls.find((c) => c.method === 'startMigration')?.arg).toMatchObject({ maxDowntimeMs: 250 });
   });
 
+  it('starts encrypted unless kubevirt-config says disableTLS; an unencrypted start gets a Warning event on the VMIM', async () => {
+    world = new World();
+    world.addVmi('vmi');
+    world.addVmim('mig', 'vmi', 'TargetReady', { at: world.clock.iso() });
+    world.agents.script('node-a', 'startMigration', undefined);
+    await world.controller().reconcile(KEY);
+    expect(world.agents.calls.find((c) => c.method === 'startMigration')?.arg).not.toHaveProperty('disableTLS');
+    expect(world.client.events()).not.toContain('VirtualMachineInstanceMigration/mig MigrationNotEncrypted');
+
+    world = new World({ disableTLS: true });
+    world.addVmi('vmi');
+    world.addVmim('mig', 'vmi', 'TargetReady', { at: world.clock.iso() });
+    world.agents.script('node-a', 'startMigration', undefined);
+    await world.controller().reconcile(KEY);
+    expect(world.vmim('mig')?.status?.phase).toBe('Running');
+    expect(world.agents.calls.find((c) => c.method === 'startMigration')?.arg).toMatchObject({ disableTLS: true });
+    expect(world.client.events()).toContain('VirtualMachineInstanceMigration/mig MigrationNotEncrypted');
+  });
+
   it('a start whose answer was lost is retried within targetReadyTimeout, then the source is told to abort', async () => {
     world = new World();
     world.addVmi('vmi');

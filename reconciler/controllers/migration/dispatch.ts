@@ -19,7 +19,7 @@ import { afterAgentCall, agentSilentSince } from './clocks.js';
 import type { MigrationControllerDeps } from './deps.js';
 import { planRunning } from './running-plan.js';
 import { SCHEDULER_KEY, withStatus, type StatusWriter } from './status-writer.js';
-import { blockerOf } from './vmi-rules.js';
+import { blockerOf, readinessOf } from './vmi-rules.js';
 
 export const MIGRATION_RETRY_AGENT_MS = 1000;
 const POLL_RUNNING_MS = 1000;
@@ -86,7 +86,9 @@ export class Dispatch {
       migrationConfiguration: configuration,
       ...(policyName ? { migrationPolicyName: policyName } : {}),
     };
-    const blocker = this.blocker(vmim);
+    // A VMI not running or not evaluated yet is waited for in Scheduling (scheduling-pass.ts).
+    const readiness = readinessOf(vmim, vmi);
+    const blocker = readiness.kind === 'fail' ? readiness.blocker : readiness.kind === 'ready' ? this.blocker(vmim) : undefined;
     await this.writer.transition(vmim, blocker ? [pending, { phase: 'Failed', reason: blocker.reason, message: blocker.message }] : [pending, { phase: 'Scheduling' }]);
   }
 
@@ -149,6 +151,8 @@ export class Dispatch {
     const uid = vmim.metadata.uid ?? '';
     const vmi = this.writer.vmiOf(vmim);
     const config = this.configuration(vmim);
+    // Cluster-wide, read when the migration starts (as KubeVirt treats it): never per migration.
+    const disableTLS = this.deps.config().migrations.disableTLS;
     const { answer, clock } = await this.agents.call(vmim, status, state.sourceNode, this.writer.nowIso(), (source) =>
       source.startMigration({
         migrationUid: uid,
@@ -158,11 +162,15 @@ export class Dispatch {
         maxDowntimeMs: config.maxDowntimeMs,
         allowAutoConverge: config.allowAutoConverge,
         allowPostCopy: config.allowPostCopy,
+        ...(disableTLS ? { disableTLS: true } : {}),
         memoryBytes: readGuestMemoryBytes(vmi?.spec) ?? 0,
         annotations: vmi?.metadata.annotations,
       }),
     );
     const base = withStatus(vmim, clock ?? status);
+    if (answer.ok && disableTLS) {
+      this.writer.event(vmim, 'Warning', 'MigrationNotEncrypted', 'the migration stream runs without TLS: kubevirt-config migrations.disableTLS is true, so guest memory crosses the network in clear text');
+    }
     if (answer.ok) {
       // The VMI names this migration before the VMIM says Running (the writer mirrors first).
       await this.writer.transition(base, [{ phase: 'Running' }]);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ClusterMigrations } from '../../../api/cluster-config.js';
 import { SCHEDULER_KEY } from './status-writer.js';
-import { conflict, readyNode, World } from './testing-fakes.js';
+import { conflict, KEY, NS, readyNode, World } from './testing-fakes.js';
 import { WAITING_CONDITION } from './scheduling-pass.js';
 
 let world: World;
@@ -139,5 +139,75 @@ describe('scheduling pass', () => {
     world.client.failNext('patchStatus', conflict());
     expect(await world.controller().reconcile(SCHEDULER_KEY)).toEqual({ requeueAfterMs: 50 });
     expect(admitted(names)).toEqual(['n2-0']);
+  });
+
+  describe('a VMI not running or not evaluated yet', () => {
+    function vmiStatus(status: Record<string, unknown>): void {
+      const vmi = world.vmis.server.get(`${NS}/vmi`);
+      if (!vmi) throw new Error('no VMI');
+      world.vmis.server.set(`${NS}/vmi`, { ...vmi, metadata: { ...vmi.metadata, resourceVersion: world.client.nextRevision() }, status: status as typeof vmi.status });
+    }
+    const admittedCondition = () => world.vmim('mig')?.status?.conditions?.find((c) => c.type === WAITING_CONDITION);
+
+    /** A migration created (no phase yet) for a VMI that virt-handler reports as Scheduling. */
+    async function queuedForSchedulingVmi(): Promise<void> {
+      setUp({}, ['n1', 'n2']);
+      world.addVmi('vmi', 'n1');
+      vmiStatus({ phase: 'Scheduling' });
+      world.addVmim('mig', 'vmi');
+      const controller = world.controller();
+      await controller.reconcile(KEY);
+      await controller.reconcile(SCHEDULER_KEY);
+    }
+
+    it('is admitted into the queue, waits with VMINotRunning, and goes on once the VMI runs and is LiveMigratable', async () => {
+      await queuedForSchedulingVmi();
+      expect(phaseOf('mig')).toBe('Scheduling');
+      expect(world.vmim('mig')?.status?.migrationState?.sourceNode).toBe('');
+      expect(admittedCondition()).toMatchObject({ status: 'False', reason: 'VMINotRunning', message: 'VMI ns/vmi is not running yet (phase Scheduling); the migration starts once it runs' });
+      // Running, not evaluated yet: still waits, now saying so.
+      vmiStatus({ phase: 'Running', nodeName: 'n1' });
+      await world.controller().reconcile(SCHEDULER_KEY);
+      expect(admittedCondition()).toMatchObject({ status: 'False', reason: 'VMINotEvaluated' });
+      vmiStatus({ phase: 'Running', nodeName: 'n1', conditions: [{ type: 'LiveMigratable', status: 'True' }] });
+      await world.controller().reconcile(SCHEDULER_KEY);
+      expect(phaseOf('mig')).toBe('PreparingTarget');
+      expect(world.vmim('mig')?.status?.migrationState).toMatchObject({ sourceNode: 'n1', targetNode: 'n2' });
+      expect(admittedCondition()).toMatchObject({ status: 'True', reason: 'SlotGranted' });
+    });
+
+    it('takes no slot while it waits', async () => {
+      setUp({ parallelMigrationsPerCluster: 1 }, ['n1', 'n2', 'n3']);
+      world.addVmi('vmi', 'n1');
+      vmiStatus({ phase: 'Pending' });
+      world.addVmim('mig', 'vmi', 'Scheduling', { source: '' });
+      world.clock.advance(1000);
+      const other = waiting('n3', 1);
+      await world.controller().reconcile(SCHEDULER_KEY);
+      expect(admitted(other)).toEqual(other);
+      expect(waitReason('mig')).toBe('VMINotRunning');
+    });
+
+    it('fails VmiNotReady after unschedulableTimeout, with the reason it waited', async () => {
+      await queuedForSchedulingVmi();
+      world.clock.advance(299_000);
+      expect(await world.controller().reconcile(SCHEDULER_KEY)).toEqual({ requeueAfterMs: 1000 });
+      world.clock.advance(1000);
+      await world.controller().reconcile(SCHEDULER_KEY);
+      expect(phaseOf('mig')).toBe('Failed');
+      expect(world.vmim('mig')?.status?.migrationState?.failureReason).toBe(
+        'VmiNotReady: the VMI was not running and live-migratable within 300s: VMI ns/vmi is not running yet (phase Scheduling); the migration starts once it runs',
+      );
+      // Never handed to the nodes: the VMI's own record is untouched.
+      expect(world.vmi('vmi')?.status?.migrationState).toBeUndefined();
+    });
+
+    it("fails with KubeVirt's text when the VMI turns out not live-migratable while it waits", async () => {
+      await queuedForSchedulingVmi();
+      vmiStatus({ phase: 'Running', nodeName: 'n1', conditions: [{ type: 'LiveMigratable', status: 'False', reason: 'DisksNotLiveMigratable', message: 'PVC data is not shared' }] });
+      await world.controller().reconcile(SCHEDULER_KEY);
+      expect(phaseOf('mig')).toBe('Failed');
+      expect(world.vmim('mig')?.status?.migrationState?.failureReason).toBe('NotMigratable: Cannot migrate VMI, Reason: DisksNotLiveMigratable, Message: PVC data is not shared');
+    });
   });
 });

@@ -1,20 +1,21 @@
 // The scheduling pass: one pass at a time over every waiting migration decides, under the cluster,
 // outbound and inbound limits (limits/slots.ts, pure), which start now and on which target
-// (scheduling/target-choice.ts, pure), and writes why the others wait.
+// (scheduling/target-choice.ts, pure), and writes why the others wait (waiting-plan.ts, pure). A
+// migration whose VMI is not running or not evaluated yet waits here too (vmi-rules.ts, pure).
 import type { Condition } from '../../../api/schemas/migration-state.js';
 import type { VirtualMachineInstanceMigration } from '../../../api/schemas/vmim.js';
 import { isConflict, isNotFound } from '../../../kube/kubevirt-client.js';
 import { nodeFacts } from '../../agents/node-facts.js';
 import type { ReconcileResult } from '../../controller-runner.js';
-import { admit, inFlightFrom, migrationKey, oneInFlightPerVmi, waitingFrom, type InFlight } from '../../limits/slots.js';
+import { admit, inFlightFrom, migrationKey, oneInFlightPerVmi, waitingFrom, type InFlight, type Waiting } from '../../limits/slots.js';
 import { chooseTarget } from '../../scheduling/target-choice.js';
-import { waitingDecision } from '../../timeouts/policy.js';
 import type { MigrationControllerDeps } from './deps.js';
 import type { Dispatch } from './dispatch.js';
 import type { StatusWriter } from './status-writer.js';
+import { readinessOf } from './vmi-rules.js';
+import { planHold, WAITING_CONDITION, type Hold } from './waiting-plan.js';
 
-/** Why a migration in Scheduling waits; its lastTransitionTime is when that reason began. */
-export const WAITING_CONDITION = 'Admitted';
+export { WAITING_CONDITION };
 /** Writes one scheduling pass makes at once (the API server's own flow control does the rest). */
 const WRITE_CONCURRENCY = 8;
 
@@ -54,17 +55,30 @@ export class SchedulingPass {
     const busyVmis = new Map(all.filter((m) => inFlightKeys.has(migrationKey(m))).map((m) => [`${m.metadata.namespace}/${m.spec.vmiName}`, migrationKey(m)] as const));
     const nodes = this.deps.caches.nodes.list().map((node) => nodeFacts(node, this.deps.agents.agentFor(node.metadata?.name ?? '') !== undefined));
     const perVmi = oneInFlightPerVmi(waitingFrom(all), busyVmis);
-    const decision = admit(perVmi.eligible, inFlight, limits, (migration, view) => {
+    // The VMI first: one not running or not evaluated yet waits, one that cannot migrate fails.
+    type Queued = (typeof perVmi.eligible)[number];
+    const ready: Queued[] = [];
+    const holds: Array<Hold & { migration: Waiting & { vmim: VirtualMachineInstanceMigration } }> = [...perVmi.held];
+    const writes: Array<() => Promise<unknown>> = [];
+    for (const migration of perVmi.eligible) {
+      const readiness = readinessOf(migration.vmim, this.writer.vmiOf(migration.vmim));
+      if (readiness.kind === 'ready') ready.push({ ...migration, sourceNode: migration.sourceNode || readiness.sourceNode });
+      else if (readiness.kind === 'wait') holds.push({ migration, reason: readiness.reason, message: readiness.message });
+      else writes.push(() => this.writer.fail(migration.vmim, readiness.blocker.reason, readiness.blocker.message));
+    }
+    const decision = admit(ready, inFlight, limits, (migration, view) => {
       const vmi = this.writer.vmiOf(migration.vmim);
       return chooseTarget(nodes, { sourceNode: migration.sourceNode, vmiNodeSelector: vmi?.spec?.nodeSelector, addedNodeSelector: migration.vmim.spec.addedNodeSelector }, view);
     });
-    decision.held.push(...perVmi.held);
+    holds.push(...decision.held);
     let nextDeadline: number | undefined;
     for (const { migration, targetNode } of decision.admitted) {
       const { vmim } = migration;
+      // The source is known only now when the VMI was not running yet at Pending.
+      const sourceNode = vmim.status?.migrationState?.sourceNode ? undefined : migration.sourceNode;
       try {
         // Scheduled and PreparingTarget in one write: nothing happens between them but this write.
-        const status = await this.writer.transition(vmim, [{ phase: 'Scheduled', targetNode }, { phase: 'PreparingTarget' }], {
+        const status = await this.writer.transition(vmim, [{ phase: 'Scheduled', targetNode, sourceNode }, { phase: 'PreparingTarget' }], {
           conditions: this.withWaiting(vmim, undefined),
         });
         if (status.phase === 'PreparingTarget') {
@@ -75,35 +89,17 @@ export class SchedulingPass {
         nextDeadline = 50; // lost a race: look again at once
       }
     }
-    // Why a migration waits is written when it starts waiting and when it flips between "waiting
-    // for a slot" and "no eligible node" (which starts or stops the unschedulable timer) — not on
-    // every flip between limits, which in a burst would cost a write per migration per pass.
-    const writes: Array<() => Promise<unknown>> = [];
-    for (const { migration, reason, message } of decision.held) {
+    for (const { migration, reason, message } of holds) {
       const { vmim } = migration;
       const current = vmim.status?.conditions?.find((c) => c.type === WAITING_CONDITION);
-      const nowMs = this.writer.now();
-      const unschedulable = reason === 'NoEligibleNode';
-      if (!current || current.status !== 'False' || (current.reason === 'NoEligibleNode') !== unschedulable) {
-        writes.push(() => this.writer.commit(vmim, { ...vmim.status, conditions: this.withWaiting(vmim, { reason, message }) }));
-        continue;
-      }
-      if (!unschedulable) continue;
-      const since = current.lastTransitionTime ? Date.parse(current.lastTransitionTime) : nowMs;
       const config = this.dispatch.configuration(vmim);
-      const wait = waitingDecision({
-        phase: 'Scheduling',
-        nowMs,
-        waitingSinceMs: since,
-        noEligibleTargetSinceMs: since,
-        unschedulableTimeout: config.unschedulableTimeout,
-        targetReadyTimeout: config.targetReadyTimeout,
-      });
-      if (wait.action === 'abort') {
-        writes.push(() => this.writer.fail(vmim, wait.reason, `${wait.message}: ${message}`));
-      } else {
-        const due = since + config.unschedulableTimeout * 1000 - nowMs;
-        nextDeadline = Math.min(nextDeadline ?? due, due);
+      const plan = planHold(current, { reason, message }, this.writer.now(), config);
+      if (plan.action === 'write') {
+        writes.push(() => this.writer.commit(vmim, { ...vmim.status, conditions: this.withWaiting(vmim, plan.condition) }));
+      } else if (plan.action === 'fail') {
+        writes.push(() => this.writer.fail(vmim, plan.reason, plan.message));
+      } else if (plan.dueInMs !== undefined) {
+        nextDeadline = Math.min(nextDeadline ?? plan.dueInMs, plan.dueInMs);
       }
     }
     await runBounded(writes, WRITE_CONCURRENCY, (error) => {
@@ -112,12 +108,11 @@ export class SchedulingPass {
     return nextDeadline === undefined ? undefined : { requeueAfterMs: Math.max(50, nextDeadline) };
   }
 
-  /** The Scheduling migration's "why am I waiting" condition, or none once admitted. */
-  private withWaiting(vmim: VirtualMachineInstanceMigration, waiting: { reason: string; message: string } | undefined): Condition[] {
+  /** The Scheduling migration's "why am I waiting" condition, or SlotGranted once admitted. */
+  private withWaiting(vmim: VirtualMachineInstanceMigration, waiting: Condition | undefined): Condition[] {
     const others = (vmim.status?.conditions ?? []).filter((c) => c.type !== WAITING_CONDITION);
-    const at = this.writer.nowIso();
-    if (!waiting) return [...others, { type: WAITING_CONDITION, status: 'True', reason: 'SlotGranted', lastTransitionTime: at }];
-    return [...others, { type: WAITING_CONDITION, status: 'False', reason: waiting.reason, message: waiting.message, lastTransitionTime: at }];
+    if (waiting) return [...others, waiting];
+    return [...others, { type: WAITING_CONDITION, status: 'True', reason: 'SlotGranted', lastTransitionTime: this.writer.nowIso() }];
   }
 
   private forgetObservedAdmissions(all: readonly VirtualMachineInstanceMigration[]): void {

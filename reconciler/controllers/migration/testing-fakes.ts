@@ -276,10 +276,12 @@ export class World {
     return new MigrationController(this.deps());
   }
 
-  /** A Running, migratable VMI (1Gi of memory) on `node`. */
+  /** A Running, LiveMigratable VMI (1Gi of memory) on `node`. */
   addVmi(name: string, node = 'node-a'): VirtualMachineInstance {
     const metadata = { name, namespace: NS, uid: `vmi-uid-${name}`, resourceVersion: this.client.nextRevision() };
-    const status = { phase: 'Running' as const, nodeName: node, migrationMethod: 'LiveMigration' as const };
+    // As our VMI controller writes it: LiveMigratable, evaluated.
+    const conditions = [{ type: 'LiveMigratable', status: 'True' as const }];
+    const status = { phase: 'Running' as const, nodeName: node, migrationMethod: 'LiveMigration' as const, conditions };
     this.vmis.server.set(`${NS}/${name}`, { metadata, spec: { domain: { memory: { guest: '1Gi' } } }, status });
     return serverCopy(this.vmis, name) as VirtualMachineInstance;
   }

@@ -3,6 +3,8 @@
 #   lm.fill_mib=N  fill an N MiB tmpfs file with non-zero data (zero pages cost almost nothing to
 #                  migrate, so an empty guest would not exercise bandwidth caps or progress)
 #   lm.dirty=1     then keep rewriting that buffer in place, so migration must chase dirty pages
+#   lm.pattern=W   fill with the word W repeated instead of random data (a known pattern, for tests
+#                  that look for guest memory in the traffic between hosts)
 # It prints "lm-heartbeat <seq> uptime=<s>" every second on ttyS0 whatever else it does: the sequence
 # keeps counting across a live migration, and a reboot would restart it at 1.
 /bin/busybox --install -s /bin
@@ -12,10 +14,12 @@ mount -t devtmpfs dev /dev
 mount -t tmpfs -o size=95% tmpfs /mnt
 fill=0
 dirty=0
+pattern=
 for arg in $(cat /proc/cmdline); do
   case $arg in
     lm.fill_mib=*) fill=${arg#lm.fill_mib=} ;;
     lm.dirty=*) dirty=${arg#lm.dirty=} ;;
+    lm.pattern=*) pattern=${arg#lm.pattern=} ;;
   esac
 done
 seconds_up() { cut -d' ' -f1 /proc/uptime; }
@@ -24,7 +28,15 @@ if [ "$fill" -gt 0 ]; then
   # 64 KiB of random data repeated: non-zero pages are all a migration cares about (QEMU skips only
   # zero pages), and under TCG reading megabytes of urandom is slow. The buffer doubles in place
   # (one dd per doubling, no second copy), so a fill needs no more RAM than itself.
-  dd if=/dev/urandom of=/mnt/k64 bs=64k count=1 2>/dev/null
+  if [ -n "$pattern" ]; then
+    # The word doubled until it covers 64 KiB, then cut there.
+    printf '%s' "$pattern" > /mnt/w
+    while [ "$(wc -c < /mnt/w)" -lt 65536 ]; do cat /mnt/w /mnt/w > /mnt/w2; mv /mnt/w2 /mnt/w; done
+    head -c 65536 /mnt/w > /mnt/k64
+    rm /mnt/w
+  else
+    dd if=/dev/urandom of=/mnt/k64 bs=64k count=1 2>/dev/null
+  fi
   for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cat /mnt/k64; done > /mnt/buf
   rm /mnt/k64
   have=1
