@@ -5,15 +5,15 @@
 // its guest running and the new agent owns it without starting it again; deleting the VMI shuts
 // the guest down and undefines the domain before the VMI goes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
 import { domainState, findLeftovers, guestImage, heartbeats, listDomains, readConsole, startTestHosts, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
-import { REPO_ROOT } from '../../api/generated-files.js';
-import { kubectl, readControlPlaneState } from '../setup/environment.js';
+import { consolePluginEnv, PLUGIN, runPlugin } from '../setup/console-plugin.js';
+import { kubectl } from '../setup/environment.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
 
 /** VMIs of the many-guests test: ten TCG guests of 128 MiB (LIBVIRT_VMS_MANY lowers it on a small machine). */
@@ -24,10 +24,7 @@ let system: TestSystem | undefined;
 let stateDir: string;
 const hostOf = new Map<string, TestHost>();
 
-function sys(): TestSystem {
-  if (!system) throw new Error('system not started');
-  return system;
-}
+const sys = (): TestSystem => system ?? (() => { throw new Error('system not started'); })();
 const domain = (vmi: string) => `${sys().ns}_${vmi}`;
 
 beforeAll(async () => {
@@ -98,27 +95,8 @@ async function nodeOf(name: string): Promise<string> {
   return (await getVmi(sys(), name)).status?.nodeName ?? '';
 }
 
-const PLUGIN = join(REPO_ROOT, 'cli/bin/kubectl-migrate.js');
-
-/** The plugin as a user runs it, with a client certificate the agents allow (the reconciler's, here). */
-function pluginEnv(): NodeJS.ProcessEnv {
-  const { pki } = sys().state;
-  return {
-    ...process.env,
-    KUBECONFIG: readControlPlaneState().kubeconfig,
-    LIVE_MIGRATION_AGENT_CERT: pki.reconcilerCert,
-    LIVE_MIGRATION_AGENT_KEY: pki.reconcilerKey,
-    LIVE_MIGRATION_AGENT_CA: pki.caCert,
-  };
-}
-
-function plugin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [PLUGIN, ...args], { env: pluginEnv(), timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const pluginEnv = () => consolePluginEnv(sys());
+const plugin = (args: string[]) => runPlugin(pluginEnv(), args);
 
 function host(node: string): TestHost {
   const h = hostOf.get(node);

@@ -4,11 +4,8 @@
 // without starting any twice; a node whose agent is gone gets nothing; after a migration the
 // target's agent owns the VMI.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
-import { REPO_ROOT } from '../../api/generated-files.js';
-import { readControlPlaneState } from '../setup/environment.js';
+import { consolePluginEnv, runPlugin } from '../setup/console-plugin.js';
 import { startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
@@ -154,15 +151,10 @@ describe('migration', () => {
 describe('console', () => {
   it('kubectl migrate console shows the guest console from its current node, through the agent', async () => {
     const { pki } = system.state;
-    const env = { ...process.env, KUBECONFIG: readControlPlaneState().kubeconfig };
-    const run = (extra: Record<string, string>) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, [join(REPO_ROOT, 'cli/bin/kubectl-migrate.js'), 'console', 'vm-a', '-n', system.ns], { env: { ...env, ...extra }, timeout: 60_000 }, (error, stdout, stderr) =>
-          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-        );
-      });
+    const env = consolePluginEnv(system);
+    const run = (extra: Record<string, string>) => runPlugin({ ...env, ...extra }, ['console', 'vm-a', '-n', system.ns]);
     await eventually('a heartbeat on the console', async () => {
-      const shown = await run({ LIVE_MIGRATION_AGENT_CERT: pki.reconcilerCert, LIVE_MIGRATION_AGENT_KEY: pki.reconcilerKey, LIVE_MIGRATION_AGENT_CA: pki.caCert });
+      const shown = await run({}); // the reconciler's certificate: an allowed caller
       expect(shown.code).toBe(0);
       return /^lm-heartbeat \d+ /m.test(shown.stdout) ? shown : undefined;
     }, 10_000, 500);
