@@ -19,6 +19,12 @@ import { callerCheck, type AllowedCaller } from './server/caller-check.js';
 import { startAgentServer, type AgentTlsFiles, type RunningAgentServer } from './server/https-server.js';
 import { LibvirtDriver, type LibvirtDriverOptions } from './libvirt/libvirt-driver.js';
 import { ArrivalBoard, SimulationDriver } from './simulation/simulation-driver.js';
+import { SimulatedVmHost } from './simulation/simulated-vms.js';
+import { LibvirtVmHost } from './libvirt/libvirt-vms.js';
+import type { VmHost } from './vms/vm-host.js';
+import { VmLifecycle } from './vms/vm-lifecycle.js';
+import { createVmMetrics } from './vms/vm-metrics.js';
+import { consoleRoute } from './vms/console-route.js';
 
 /** What a driver is made from; one driver per hosted node. */
 export interface DriverContext {
@@ -35,7 +41,14 @@ export interface DriverContext {
 export type LibvirtSettings = Pick<
   LibvirtDriverOptions,
   'uri' | 'migrationAddress' | 'libvirtPort' | 'migrationPortMin' | 'migrationTlsDir' | 'adminUri' | 'stateDir' | 'sampleIntervalMs'
->;
+> & {
+  /** The VM lifecycle's domains: kvm (default) or qemu (TCG). */
+  domainType?: 'kvm' | 'qemu';
+  /** Where libvirtd writes guests' serial consoles (default /var/log/libvirt/qemu). */
+  consoleDir?: string;
+  /** The same directory as the agent reads it, when libvirtd runs in another mount namespace. */
+  consoleReadDir?: string;
+};
 export type DriverFactory = (context: DriverContext) => MigrationDriver;
 
 /** The drivers the agent can run; the libvirt driver adds its entry here. */
@@ -47,6 +60,23 @@ export const DRIVER_FACTORIES = {
   },
 } satisfies Record<string, DriverFactory>;
 export type DriverName = keyof typeof DRIVER_FACTORIES;
+
+/** The drivers that run VMs (the VM lifecycle); a driver without an entry only migrates. */
+export const VM_HOST_FACTORIES: Partial<Record<DriverName, (context: DriverContext) => VmHost>> = {
+  simulation: () => new SimulatedVmHost(),
+  libvirt: ({ libvirt }) => {
+    if (!libvirt) throw new Error('the libvirt driver needs its settings');
+    return new LibvirtVmHost({
+      uri: libvirt.uri,
+      domainType: libvirt.domainType ?? 'kvm',
+      consoleDir: libvirt.consoleDir ?? '/var/log/libvirt/qemu',
+      ...(libvirt.consoleReadDir ? { consoleReadDir: libvirt.consoleReadDir } : {}),
+      stateDir: libvirt.stateDir,
+    });
+  },
+};
+/** Memory a simulated node offers to guests unless --guest-memory says otherwise. */
+export const SIMULATED_GUEST_MEMORY = '16Gi';
 export const DRIVERS = Object.keys(DRIVER_FACTORIES) as DriverName[];
 /** Drivers whose nodes are not real, so one process may host several. */
 export const MULTI_NODE_DRIVERS: readonly DriverName[] = ['simulation'];
@@ -79,6 +109,10 @@ export interface AgentProcessOptions {
   renewMs?: number;
   /** Settings of the libvirt driver (with driver 'libvirt'). */
   libvirt?: LibvirtSettings;
+  /** Watch VMIs of this namespace only (the VM lifecycle); all namespaces when absent. */
+  watchNamespace?: string;
+  /** Memory each hosted node offers to guests (a quantity), for placement. */
+  guestMemory?: string;
 }
 
 export interface HostedNode {
@@ -86,6 +120,7 @@ export interface HostedNode {
   endpoint: string;
   port: number;
   driver: MigrationDriver;
+  vmHost?: VmHost;
   registration?: AgentRegistration;
 }
 
@@ -124,10 +159,12 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
   const apps: AgentApp[] = [];
   const servers: RunningAgentServer[] = [];
   let draining = false;
+  let lifecycle: VmLifecycle | undefined;
 
   const stopAll = async (graceMs: number): Promise<void> => {
     draining = true;
     for (const app of apps) app.setDraining();
+    await lifecycle?.stop();
     // Leases first: the reconciler stops choosing these nodes while in-flight calls finish.
     await Promise.all(nodes.map((n) => n.registration?.stop()));
     await Promise.all(servers.map((s) => s.close(graceMs)));
@@ -149,27 +186,53 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
         logger,
         metrics,
         version: options.version,
+        routes: consoleRoute((namespace, name) => lifecycle?.console(nodeName, namespace, name) ?? Promise.resolve(undefined)),
       });
       apps.push(agentApp);
       const server = await startAgentServer({ app: agentApp.app, tls: tlsForNode(options.tls, nodeName), host: options.listenAddress, port: options.port ?? 0, logger });
       servers.push(server);
       const endpoint = `https://${hostForUrl(options.advertiseAddress)}:${server.port}`;
+      const vmHost = VM_HOST_FACTORIES[options.driver]?.({ nodeName, advertiseAddress: options.advertiseAddress, arrivals, logger, ...(options.libvirt ? { libvirt: options.libvirt } : {}) });
+      const guestMemory = options.guestMemory ?? (options.driver === 'simulation' ? SIMULATED_GUEST_MEMORY : undefined);
       const registration = options.kubeConfig
         ? new AgentRegistration({
             kubeConfig: typeof options.kubeConfig === 'function' ? options.kubeConfig(nodeName) : options.kubeConfig,
             nodeName,
             namespace: options.namespace,
             endpoint,
+            ...(guestMemory !== undefined ? { guestMemory } : {}),
             log: logger,
             ...(options.renewMs !== undefined ? { renewMs: options.renewMs } : {}),
           })
         : undefined;
-      nodes.push({ nodeName, endpoint, port: server.port, driver, ...(registration ? { registration } : {}) });
+      nodes.push({ nodeName, endpoint, port: server.port, driver, ...(vmHost ? { vmHost } : {}), ...(registration ? { registration } : {}) });
       logger.info({ node: nodeName, endpoint, driver: driver.name }, 'agent listening');
     }
   } catch (error) {
     await stopAll(0);
     throw error;
+  }
+
+  // The VM lifecycle before registration: once placement may choose these nodes, their agent
+  // already watches the VMIs it will be given.
+  const vmHosts = nodes.flatMap((n) => (n.vmHost ? [{ node: n.nodeName, host: n.vmHost }] : []));
+  if (options.kubeConfig && vmHosts.length > 0) {
+    // One VMI watch per process; its writes go as the first hosted node's identity (a real agent
+    // hosts one node; the simulation's several share one process, and its identity).
+    const firstNode = vmHosts[0]?.node ?? '';
+    lifecycle = new VmLifecycle({
+      kubeConfig: typeof options.kubeConfig === 'function' ? options.kubeConfig(firstNode) : options.kubeConfig,
+      hosts: vmHosts,
+      log: logger.child({ part: 'vm-lifecycle' }),
+      actions: createVmMetrics(metrics.registry),
+      ...(options.watchNamespace ? { watchNamespace: options.watchNamespace } : {}),
+    });
+    try {
+      await lifecycle.start();
+    } catch (error) {
+      await stopAll(0);
+      throw error;
+    }
   }
 
   // Registration after every listener is up: an annotated endpoint always answers.

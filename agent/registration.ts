@@ -18,6 +18,8 @@ import {
 } from '@kubernetes/client-node';
 
 export const AGENT_ENDPOINT_ANNOTATION = 'live-migration.io/agent-endpoint';
+/** Memory the node's agent offers to guests (a quantity), read by placement. */
+export const AGENT_GUEST_MEMORY_ANNOTATION = 'live-migration.io/agent-guest-memory';
 export const AGENT_LEASE_PREFIX = 'agent-';
 export const AGENT_LEASE_DURATION_SECONDS = 40;
 export const AGENT_LEASE_RENEW_MS = 10_000;
@@ -57,6 +59,8 @@ export interface AgentRegistrationOptions {
   namespace: string;
   /** e.g. https://127.0.0.1:40123 */
   endpoint: string;
+  /** Memory offered to guests (a quantity), annotated beside the endpoint for placement. */
+  guestMemory?: string;
   renewMs?: number;
   leaseDurationSeconds?: number;
   log?: RegistrationLog;
@@ -146,7 +150,17 @@ export class AgentRegistration {
       if (this.ticks++ % REANNOTATE_EVERY_TICKS === 0) this.annotated = false;
       if (!this.annotated) {
         await this.core.patchNode(
-          { name: nodeName, body: { metadata: { annotations: { [AGENT_ENDPOINT_ANNOTATION]: this.options.endpoint } } } },
+          {
+            name: nodeName,
+            body: {
+              metadata: {
+                annotations: {
+                  [AGENT_ENDPOINT_ANNOTATION]: this.options.endpoint,
+                  ...(this.options.guestMemory !== undefined ? { [AGENT_GUEST_MEMORY_ANNOTATION]: this.options.guestMemory } : {}),
+                },
+              },
+            },
+          },
           mergePatch,
         );
         this.annotated = true;

@@ -105,7 +105,7 @@ export async function main(): Promise<void> {
       await custom.createNamespacedCustomObject({
         ...group,
         plural: 'virtualmachineinstances',
-        body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name }, spec: { domain: { resources: { requests: { memory: MEMORY } }, devices: {} } } },
+        body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name, annotations: { 'live-migration.io/placement': 'external' } }, spec: { domain: { resources: { requests: { memory: MEMORY } }, devices: {} } } },
       });
       await custom.patchNamespacedCustomObjectStatus({ ...group, plural: 'virtualmachineinstances', name, body: { status: { phase: 'Running', nodeName: nodes[i % NODES]?.name } } }, mergePatch);
     });

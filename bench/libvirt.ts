@@ -194,7 +194,7 @@ export async function main(): Promise<void> {
       ...GROUP,
       namespace: NS,
       plural: 'virtualmachineinstances',
-      body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: VMI }, spec: { domain: { resources: { requests: { memory: '384Mi' } }, devices: {} } } },
+      body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: VMI, annotations: { 'live-migration.io/placement': 'external' } }, spec: { domain: { resources: { requests: { memory: '384Mi' } }, devices: {} } } },
     });
     await custom.patchNamespacedCustomObjectStatus(
       { ...GROUP, namespace: NS, plural: 'virtualmachineinstances', name: VMI, body: { status: { phase: 'Running', nodeName: 'bench-a' } } },

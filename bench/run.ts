@@ -6,6 +6,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   chaos: async () => (await import('./chaos.js')).main(),
   memory: async () => (await import('./memory.js')).main(),
   drain: async () => (await import('./drain.js')).main(),
+  vm: async () => (await import('./vm.js')).main(),
 };
 
 const name = process.argv[2];

@@ -110,7 +110,7 @@ export async function main(): Promise<void> {
 
     // Baseline: one status write round trip on this API server, now.
     const probe = 'vmi-probe';
-    await custom.createNamespacedCustomObject({ ...vmiGroup, body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: probe }, spec: {} } });
+    await custom.createNamespacedCustomObject({ ...vmiGroup, body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: probe, annotations: { 'live-migration.io/placement': 'external' } }, spec: {} } });
     const patchMs: number[] = [];
     for (let i = 0; i < 100; i++) {
       const t = performance.now();
@@ -124,7 +124,7 @@ export async function main(): Promise<void> {
       const name = `vmi-${i}`;
       await custom.createNamespacedCustomObject({
         ...vmiGroup,
-        body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name }, spec: { domain: { resources: { requests: { memory: MEMORY } }, devices: {} } } },
+        body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name, annotations: { 'live-migration.io/placement': 'external' } }, spec: { domain: { resources: { requests: { memory: MEMORY } }, devices: {} } } },
       });
       await custom.patchNamespacedCustomObjectStatus({ ...vmiGroup, name, body: { status: { phase: 'Running', nodeName: nodes[i % NODES]?.name } } }, mergePatch);
     });
@@ -166,7 +166,7 @@ export async function main(): Promise<void> {
     await pool(extra, 16, async (i) => {
       await custom.createNamespacedCustomObject({
         ...vmiGroup,
-        body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: `vmi-${i}` }, spec: { domain: { resources: { requests: { memory: MEMORY } }, devices: {} } } },
+        body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name: `vmi-${i}`, annotations: { 'live-migration.io/placement': 'external' } }, spec: { domain: { resources: { requests: { memory: MEMORY } }, devices: {} } } },
       });
     });
     // Settle: the VMI controller evaluates every new VMI (one status write each).

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { parseFlags } from './flags.js';
+import { parseQuantity } from '../api/quantity.js';
 import { stopOnSignals } from './lifecycle.js';
 import { DRIVERS, MULTI_NODE_DRIVERS, NODE_PLACEHOLDER, startAgentProcess, type DriverName } from '../agent/agent-process.js';
 import { DEFAULT_ALLOWED_CALLERS, parseAllowedCallers } from '../agent/server/caller-check.js';
@@ -44,6 +45,13 @@ const values = parseFlags({
       help: 'comma list of CN=name, O=org or a bare CN',
     },
     namespace: { type: 'string', value: 'NS', env: 'AGENT_NAMESPACE', default: 'live-migration', help: 'where the agent Leases live' },
+    'watch-namespace': { type: 'string', value: 'NS', env: 'AGENT_WATCH_NAMESPACE', help: 'run the VMIs of this namespace only (default: all namespaces)' },
+    'guest-memory': {
+      type: 'string',
+      value: 'QUANTITY',
+      env: 'AGENT_GUEST_MEMORY',
+      help: 'memory each node offers to guests, for placement (simulation default 16Gi)',
+    },
     'health-address': { type: 'string', value: 'ADDRESS', env: 'AGENT_HEALTH_ADDRESS', default: '0.0.0.0', help: 'plain HTTP /healthz, /readyz, /metrics' },
     'health-port': { type: 'string', value: 'PORT', env: 'AGENT_HEALTH_PORT', default: '8081', help: 'its port (0: a free port)' },
     'log-level': { type: 'string', value: 'LEVEL', env: 'LOG_LEVEL', default: 'info', help: 'pino log level' },
@@ -71,6 +79,9 @@ const values = parseFlags({
       default: 'libvirtd:///system',
       help: libvirtOnly("libvirtd's admin interface, to reload its TLS listener after a rotation"),
     },
+    'domain-type': { type: 'string', value: 'TYPE', env: 'AGENT_DOMAIN_TYPE', default: 'kvm', help: libvirtOnly('domains the agent starts: kvm, or qemu (TCG, no /dev/kvm)') },
+    'console-dir': { type: 'string', value: 'DIR', env: 'AGENT_CONSOLE_DIR', default: '/var/log/libvirt/qemu', help: libvirtOnly("where libvirtd writes guests' serial consoles") },
+    'console-read-dir': { type: 'string', value: 'DIR', env: 'AGENT_CONSOLE_READ_DIR', help: libvirtOnly('--console-dir as this agent reads it (libvirtd in another mount namespace); default the same') },
     'state-dir': {
       type: 'string',
       value: 'DIR',
@@ -98,6 +109,10 @@ function port(name: string, raw: string): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`--${name} must be a TCP port number, got ${raw}`);
   return n;
+}
+
+function domainType(raw: string): 'kvm' | 'qemu' {
+  return raw === 'kvm' || raw === 'qemu' ? raw : fail(`--domain-type must be kvm or qemu, got ${raw}`);
 }
 
 function list(raw: string | undefined): string[] {
@@ -150,8 +165,21 @@ const libvirt =
         migrationTlsDir: values['migration-tls-dir'] ?? env.AGENT_MIGRATION_TLS_DIR ?? '/etc/pki/live-migration',
         adminUri: localLibvirtUri('libvirt-admin-uri', values['libvirt-admin-uri'] ?? env.LIBVIRT_ADMIN_URI ?? 'libvirtd:///system', ['libvirtd', 'libvirtd+unix', 'virtproxyd', 'virtproxyd+unix']),
         stateDir: values['state-dir'] ?? env.AGENT_STATE_DIR ?? `/var/lib/live-migration/agent-${nodes[0] ?? 'node'}`,
+        domainType: domainType(values['domain-type'] ?? env.AGENT_DOMAIN_TYPE ?? 'kvm'),
+        consoleDir: values['console-dir'] ?? env.AGENT_CONSOLE_DIR ?? '/var/log/libvirt/qemu',
+        ...((values['console-read-dir'] ?? env.AGENT_CONSOLE_READ_DIR) ? { consoleReadDir: values['console-read-dir'] ?? env.AGENT_CONSOLE_READ_DIR } : {}),
       }
     : undefined;
+
+const watchNamespace = values['watch-namespace'] ?? env.AGENT_WATCH_NAMESPACE;
+const guestMemory = values['guest-memory'] ?? env.AGENT_GUEST_MEMORY;
+if (guestMemory !== undefined) {
+  try {
+    if (parseQuantity(guestMemory) <= 0) fail(`--guest-memory must be a positive quantity, got ${guestMemory}`);
+  } catch {
+    fail(`--guest-memory must be a quantity such as 16Gi, got ${guestMemory}`);
+  }
+}
 
 let kubeConfig: KubeConfig | ((node: string) => KubeConfig) | undefined;
 if (!values['no-register']) {
@@ -185,6 +213,8 @@ const agent = await startAgentProcess({
   version: packageVersion(),
   logger,
   ...(libvirt ? { libvirt } : {}),
+  ...(watchNamespace ? { watchNamespace } : {}),
+  ...(guestMemory ? { guestMemory } : {}),
 }).catch((error: unknown) => fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`));
 
 agent.registered.then(

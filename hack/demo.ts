@@ -34,7 +34,7 @@ function show(command: string, result: { out: string }): void {
 async function runningVmi(custom: CustomObjectsApi, name: string, node: string, spec: Record<string, unknown>, annotations?: Record<string, string>): Promise<void> {
   const group = { group: 'kubevirt.io', version: 'v1', namespace: NS, plural: 'virtualmachineinstances' };
   await custom.deleteNamespacedCustomObject({ ...group, name }).catch(() => undefined);
-  await custom.createNamespacedCustomObject({ ...group, body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name, annotations }, spec } });
+  await custom.createNamespacedCustomObject({ ...group, body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name, annotations: { ...annotations, 'live-migration.io/placement': 'external' } }, spec } });
   await custom.patchNamespacedCustomObjectStatus({ ...group, name, body: { status: { phase: 'Running', nodeName: node } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
 

@@ -16,6 +16,7 @@ import { MigrationController } from './controllers/migration/migration-controlle
 import { VmiMigratabilityController } from './controllers/vmi-migratability.js';
 import { EvacuationController } from './controllers/evacuation-controller.js';
 import { DEFAULT_BACKOFF_BASE_MS } from './evacuation/backoff.js';
+import { PlacementController } from './controllers/placement-controller.js';
 import { LeaderElector } from './leader-election/leader-elector.js';
 import { registerConfigInForceGauge } from '../common/config-in-force-metric.js';
 import { createReconcilerMetrics } from './metrics.js';
@@ -61,6 +62,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
   const migrationQueue = new WorkQueue();
   const vmiQueue = new WorkQueue();
   const evacuationQueue = new WorkQueue();
+  const placementQueue = new WorkQueue();
   let leading = false;
 
   const vmims = migrationInformer(context, {
@@ -74,17 +76,22 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
       migratability.onVmiEvent(event, vmi);
       migrations.onVmiEvent(event, vmi);
       evacuation.onVmiEvent(event, vmi);
+      placement.onVmiEvent(event, vmi);
     },
   });
   const clusterScoped = { ...context, namespace: undefined };
+  const onClusterEvent = () => {
+    migrations.onClusterEvent();
+    placement.onClusterEvent();
+  };
   const nodes = nodeInformer(clusterScoped, {
     onEvent: (event, node) => {
-      migrations.onClusterEvent();
+      onClusterEvent();
       evacuation.onNodeEvent(event, node);
     },
   });
   const pvcs = pvcInformer(context, { onEvent: (event, pvc) => migratability.onPvcEvent(event, pvc) });
-  const leases = leaseInformer(clusterScoped, options.namespace, { onEvent: () => migrations.onClusterEvent() });
+  const leases = leaseInformer(clusterScoped, options.namespace, { onEvent: onClusterEvent });
   const configMaps = configMapInformer(clusterScoped, options.configLocation, {
     onEvent: () => {
       migrations.onClusterEvent();
@@ -102,6 +109,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
   metrics.watchQueue('migrations', migrationQueue);
   metrics.watchQueue('vmis', vmiQueue);
   metrics.watchQueue('evacuation', evacuationQueue);
+  metrics.watchQueue('placement', placementQueue);
   const client = new KubevirtClient(kubeConfig, 'live-migration-reconciler', { count: (kind) => metrics.apiWrites.inc({ kind }) });
   const clusterConfig = () => {
     const inForce = configInForce();
@@ -144,10 +152,13 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     backoffBaseMs: options.evacuationBackoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
     log: logger.child({ controller: 'evacuation' }),
   });
+  const placement = new PlacementController(vmis, nodes, agents, client, placementQueue, () => leading);
 
   const workers = options.workers ?? 4;
   const runners = [
     new ControllerRunner('migration', migrationQueue, migrations.reconcile, { workers, logger, observer: metrics.runner }),
+    // One worker: placements never decide on the same free memory at once.
+    new ControllerRunner('placement', placementQueue, placement.reconcile, { workers: 1, logger, observer: metrics.runner }),
     new ControllerRunner('vmi-migratability', vmiQueue, (key) => (leading ? migratability.reconcile(key) : Promise.resolve()), { workers: 2, logger, observer: metrics.runner }),
     new ControllerRunner('evacuation', evacuationQueue, evacuation.reconcile, { workers: 2, logger, observer: metrics.runner }),
   ];
@@ -175,6 +186,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
       migrations.enqueueAll();
       for (const vmi of vmis.list()) vmiQueue.add(`${vmi.metadata.namespace}/${vmi.metadata.name}`);
       evacuation.enqueueAll();
+      placement.onClusterEvent();
     },
     onStoppedLeading: () => {
       // Another replica may act now: stop writing at once. Every write checks isLeader first, and

@@ -9,12 +9,14 @@ import { DEFAULT_PRIVILEGED_GROUPS, isPrivileged } from './admission/privileged.
 import { validateClusterConfig } from './admission/validate-cluster-config.js';
 import { validateMigrationCreate, vmiNameOf } from './admission/validate-migration.js';
 import { validateMigrationUpdate } from './admission/validate-migration-update.js';
+import { validateVmiCreate } from './admission/validate-vmi.js';
 import { allow, deny, qualifiedName, type AdmissionRequest, type Decision } from './admission/types.js';
 
 export const WEBHOOK_PATHS = {
   mutateMigration: '/mutate-migration',
   validateMigration: '/validate-migration',
   validateConfig: '/validate-config',
+  validateVmi: '/validate-vmi',
 } as const;
 export type WebhookPath = (typeof WEBHOOK_PATHS)[keyof typeof WEBHOOK_PATHS];
 
@@ -84,5 +86,9 @@ export async function decide(path: WebhookPath, request: AdmissionRequest, optio
         return allow('NotApplicable');
       }
       return validateClusterConfig(cache.configInForce().location, request.namespace, request.object);
+    case WEBHOOK_PATHS.validateVmi:
+      // Reads no cache: the subset is a property of the VMI alone.
+      if (request.kind.kind !== 'VirtualMachineInstance' || request.operation !== 'CREATE') return allow('NotApplicable');
+      return validateVmiCreate(namespace, request.object);
   }
 }

@@ -27,3 +27,15 @@ export function reconcilerUpdatesExempt(reconcilerUsername: string): { name: str
 export function serviceAccountUsername(namespace: string, name: string): string {
   return `system:serviceaccount:${namespace}:${name}`;
 }
+
+/** Operations on VMIs the VMI webhook sees: the subset is checked when a VMI is created. */
+export const VMI_OPERATIONS = { validate: ['CREATE'] } as const;
+
+/**
+ * A matchCondition on the VMI webhook: a VMI run by someone else (`live-migration.io/placement:
+ * external`, KubeVirt's own virt-handler or a harness playing it) never waits on this webhook.
+ */
+export const NOT_EXTERNAL_VMI = {
+  name: 'not-external-vmis',
+  expression: "!has(object.metadata.annotations) || !('live-migration.io/placement' in object.metadata.annotations) || object.metadata.annotations['live-migration.io/placement'] != 'external'",
+} as const;

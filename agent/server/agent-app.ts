@@ -71,6 +71,8 @@ export interface AgentAppOptions {
   metrics?: AgentMetrics;
   version?: string;
   maxBodyBytes?: number;
+  /** More routes behind the same authentication (the VM console), registered before the 404. */
+  routes?: (app: express.Express) => void;
 }
 
 export interface AgentApp {
@@ -224,6 +226,8 @@ export function createAgentApp(options: AgentAppOptions): AgentApp {
     await driver.releaseTarget(pathUid(req));
     res.status(204).end();
   });
+
+  options.routes?.(app);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(404, 'NotFound', `no route ${req.method} ${req.path}`));

@@ -60,3 +60,24 @@ describe('kubectl migrate arguments', () => {
     expect(usageError(['vmi-a', '--cancel'])).toBe('--cancel does not apply to starting a migration');
   });
 });
+
+describe('console', () => {
+  it('parses console VMI [-f] with the agent certificate flags', () => {
+    expect(parseCommand(['console', 'vm1', '-n', 'ns', '-f', '--agent-cert', 'c.crt', '--agent-key=c.key', '--agent-ca', 'ca.crt'])).toEqual({
+      kind: 'console',
+      vmi: 'vm1',
+      follow: true,
+      agentTls: { cert: 'c.crt', key: 'c.key', ca: 'ca.crt' },
+      namespace: 'ns',
+      allNamespaces: false,
+      output: 'text',
+    });
+    expect(parseCommand(['console', 'vm1'])).toMatchObject({ kind: 'console', follow: false, agentTls: {} });
+  });
+
+  it('refuses what does not apply to it', () => {
+    expect(() => parseCommand(['console'])).toThrow('VMI name is required');
+    expect(() => parseCommand(['console', 'vm1', '--wait'])).toThrow('--wait does not apply to "console"');
+    expect(() => parseCommand(['vm1', '-f'])).toThrow('--follow does not apply to starting a migration');
+  });
+});

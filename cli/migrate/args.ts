@@ -14,7 +14,15 @@ export type Command =
   | ({ kind: 'status'; vmi?: string; watch: boolean } & Common)
   | ({ kind: 'history'; vmi: string } & Common)
   | ({ kind: 'drain'; node: string; wait: boolean; cancel: boolean; taintKey: string } & Common)
+  | ({ kind: 'console'; vmi: string; follow: boolean; agentTls: AgentTlsFlags } & Common)
   | { kind: 'help' };
+
+/** The client certificate the console shows itself to the node agents with (they allow listed callers only). */
+export interface AgentTlsFlags {
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
 
 export class UsageError extends Error {
   readonly exitCode = 2;
@@ -29,6 +37,7 @@ Usage:
   kubectl migrate history VMI [-n NS] [-o json|yaml]
   kubectl migrate drain NODE [--wait] [--taint-key KEY]
   kubectl migrate drain NODE --cancel [--taint-key KEY]
+  kubectl migrate console VMI [-n NS] [-f] [--agent-cert FILE --agent-key FILE --agent-ca FILE]
 
 Options:
   -n, --namespace NS      namespace (default: the kubeconfig context's, else "default")
@@ -42,6 +51,10 @@ Options:
                           migrations.nodeDrainTaintKey)
   -o, --output FORMAT     json or yaml instead of text
   --kubeconfig FILE       kubeconfig (default: $KUBECONFIG, then ~/.kube/config)
+  -f, --follow            console: keep printing, following the VMI to the node it migrates to
+  --agent-cert, --agent-key, --agent-ca FILE
+                          console: a client certificate the node agents allow, and their CA
+                          (default: $LIVE_MIGRATION_AGENT_CERT, _KEY, _CA)
 
 drain cordons NODE and taints it KEY=draining:NoSchedule; the reconciler evacuates its VMIs by
 live migration. With --wait: every VMI's evacuation until the node holds none.
@@ -49,7 +62,7 @@ live migration. With --wait: every VMI's evacuation until the node holds none.
 Exit codes: 0 success, 1 the migration failed or was refused, a drained node keeps VMIs that cannot
 leave (named), or an API error; 2 usage error.`;
 
-const SUBCOMMANDS = new Set(['cancel', 'status', 'history', 'drain']);
+const SUBCOMMANDS = new Set(['cancel', 'status', 'history', 'drain', 'console']);
 const DEFAULT_TAINT_KEY = 'kubevirt.io/drain';
 const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -78,6 +91,8 @@ export function parseCommand(argv: readonly string[]): Command {
   const common: Common = { allNamespaces: false, output: 'text' };
   let wait = false;
   let watch = false;
+  let follow = false;
+  const agentTls: AgentTlsFlags = {};
   let help = false;
   let cancelDrain = false;
   let taintKey = DEFAULT_TAINT_KEY;
@@ -157,6 +172,20 @@ export function parseCommand(argv: readonly string[]): Command {
         taintKey = value();
         if (!LABEL_KEY.test(taintKey) || taintKey.length > 316) throw new UsageError(`--taint-key: "${taintKey}" is not a taint key`);
         break;
+      case '-f':
+      case '--follow':
+        flag();
+        follow = true;
+        break;
+      case '--agent-cert':
+        agentTls.cert = value();
+        break;
+      case '--agent-key':
+        agentTls.key = value();
+        break;
+      case '--agent-ca':
+        agentTls.ca = value();
+        break;
       case '-h':
       case '--help':
         help = true;
@@ -164,10 +193,10 @@ export function parseCommand(argv: readonly string[]): Command {
       default:
         throw new UsageError(`unknown flag ${name}`);
     }
-    seen.add(name.replace(/^-(\w)$/, (_, c: string) => ({ n: '--namespace', A: '--all-namespaces', o: '--output', w: '--watch', h: '--help' })[c] ?? `-${c}`));
+    seen.add(name.replace(/^-(\w)$/, (_, c: string) => ({ n: '--namespace', A: '--all-namespaces', o: '--output', w: '--watch', h: '--help', f: '--follow' })[c] ?? `-${c}`));
   }
   if (help) return { kind: 'help' };
-  if (positional.length === 0) throw new UsageError('a VMI name or a subcommand (cancel, status, history, drain) is required');
+  if (positional.length === 0) throw new UsageError('a VMI name or a subcommand (cancel, status, history, drain, console) is required');
 
   const [first, ...rest] = positional as [string, ...string[]];
   const subcommand = SUBCOMMANDS.has(first) && literalFrom > 0 ? first : undefined;
@@ -178,6 +207,7 @@ export function parseCommand(argv: readonly string[]): Command {
     status: ['--namespace', '--all-namespaces', '--output', '--watch', '--kubeconfig'],
     history: ['--namespace', '--output', '--kubeconfig'],
     drain: ['--wait', '--cancel', '--taint-key', '--kubeconfig'],
+    console: ['--namespace', '--follow', '--kubeconfig', '--agent-cert', '--agent-key', '--agent-ca'],
   };
   const kind = subcommand ?? 'migrate';
   for (const flagName of seen) {
@@ -197,6 +227,8 @@ export function parseCommand(argv: readonly string[]): Command {
     case 'drain':
       if (wait && cancelDrain) throw new UsageError('--wait and --cancel exclude each other');
       return { kind, node: objectName('node name', args[0]), wait, cancel: cancelDrain, taintKey, ...common };
+    case 'console':
+      return { kind, vmi: objectName('VMI name', args[0]), follow, agentTls, ...common };
     default:
       return { kind: 'status', ...(args[0] !== undefined ? { vmi: objectName('VMI name', args[0]) } : {}), watch, ...common };
   }

@@ -3,6 +3,7 @@
 import { ApiException, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import type { MigrationState } from '../../api/schemas/migration-state.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
+import { runConsole } from './console.js';
 import { parseCommand, USAGE, UsageError, type Command, type OutputFormat } from './args.js';
 import { kubeDrainApi, runDrain, type DrainApi } from './drain.js';
 import {
@@ -260,6 +261,8 @@ export async function runKubectlMigrate(
         return await history(command, namespace, api, io);
       case 'drain':
         return await runDrain(command, drainApiFor(kubeConfig), io);
+      case 'console':
+        return await runConsole(command, namespace, kubeConfig, io);
     }
   } catch (error) {
     io.stderr.write(`${apiErrorText(error)}\n`);

@@ -170,6 +170,7 @@ export async function startAgentComponent(state: LocalSystemState, index: number
     `--driver=${spec.driver}`,
     `--nodes=${spec.nodes.join(',')}`,
     `--namespace=${options.namespace}`,
+    ...(options.watchNamespace ? [`--watch-namespace=${options.watchNamespace}`] : []),
     `--tls-cert=${agentCertificatePaths(pki).cert}`,
     `--tls-key=${agentCertificatePaths(pki).key}`,
     `--client-ca=${pki.caCert}`,

@@ -1,7 +1,7 @@
 // The webhook configurations of a local system: the webhook process registered by URL and
 // caBundle, with failurePolicy Fail; the same webhooks as the chart's (templates/_helpers.tpl).
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { reconcilerUpdatesExempt, VMIM_OPERATIONS } from '../../webhook/registration.js';
+import { NOT_EXTERNAL_VMI, reconcilerUpdatesExempt, VMI_OPERATIONS, VMIM_OPERATIONS } from '../../webhook/registration.js';
 import type { LocalSystemOptions } from './local-system.js';
 
 export function webhookConfigurations(options: Pick<LocalSystemOptions, 'webhook' | 'namespace' | 'configLocation'>, port: number, caBundle: string, reconcilerUsername: string): KubernetesObject[] {
@@ -46,6 +46,14 @@ export function webhookConfigurations(options: Pick<LocalSystemOptions, 'webhook
           clientConfig: { url: url('/validate-migration'), caBundle },
           rules: [vmimRule(VMIM_OPERATIONS.validate)],
           matchConditions: [reconcilerUpdatesExempt(reconcilerUsername)],
+        },
+        {
+          ...common,
+          failurePolicy: 'Fail',
+          name: `validate.vmi.${suffix}.live-migration.io`,
+          clientConfig: { url: url('/validate-vmi'), caBundle },
+          rules: [{ apiGroups: ['kubevirt.io'], apiVersions: ['v1', 'v1alpha3'], resources: ['virtualmachineinstances'], operations: VMI_OPERATIONS.validate, scope: 'Namespaced' }],
+          matchConditions: [NOT_EXTERNAL_VMI],
         },
         {
           ...common,

@@ -1,7 +1,6 @@
 // Narrow, defensive readers for the parts of a VMI spec the API types keep opaque (`domain`,
 // `networks`). The VMI is stored as the user wrote it, so every field may be missing or mistyped:
 // anything unexpected reads as absent rather than throwing.
-import { parseQuantity, QuantityError } from '../../api/quantity.js';
 
 /** How an interface connects to its network; 'other' covers binding plugins and unknown kinds. */
 export type InterfaceBinding = 'masquerade' | 'bridge' | 'slirp' | 'sriov' | 'other';
@@ -74,26 +73,6 @@ export function readNetworks(spec: Readonly<Record<string, unknown>> | undefined
   });
 }
 
-function quantityOrUndefined(value: unknown): number | undefined {
-  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  try {
-    const bytes = parseQuantity(value);
-    return bytes > 0 ? bytes : undefined;
-  } catch (error) {
-    if (error instanceof QuantityError) return undefined;
-    throw error;
-  }
-}
 
-/**
- * Guest memory in bytes: `domain.memory.guest`, else `domain.resources.requests.memory`, else
- * `domain.resources.limits.memory` (KubeVirt's order). Undefined when none is readable.
- */
-export function readGuestMemoryBytes(spec: Readonly<Record<string, unknown>> | undefined): number | undefined {
-  const domain = isObject(spec?.domain) ? spec.domain : {};
-  const memory = isObject(domain.memory) ? domain.memory : {};
-  const resources = isObject(domain.resources) ? domain.resources : {};
-  const requests = isObject(resources.requests) ? resources.requests : {};
-  const limits = isObject(resources.limits) ? resources.limits : {};
-  return quantityOrUndefined(memory.guest) ?? quantityOrUndefined(requests.memory) ?? quantityOrUndefined(limits.memory);
-}
+// Guest memory is read by the agent too, so it lives in api/.
+export { readGuestMemoryBytes } from '../../api/guest-memory.js';

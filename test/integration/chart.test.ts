@@ -563,7 +563,9 @@ describe('a release on the local API server', () => {
       ['agent', ['list', 'nodes'], 'no'],
       ['agent', ['delete', 'nodes'], 'no'],
       ['agent', ['get', 'virtualmachineinstancemigrations.kubevirt.io', '-n', vmNs], 'no'],
-      ['agent', ['patch', 'virtualmachineinstances.kubevirt.io', '--subresource=status', '-n', vmNs], 'no'],
+      ['agent', ['patch', 'virtualmachineinstances.kubevirt.io', '--subresource=status', '-n', vmNs], 'yes'],
+      ['agent', ['watch', 'virtualmachineinstances.kubevirt.io', '-A'], 'yes'],
+      ['agent', ['delete', 'virtualmachineinstances.kubevirt.io', '-n', vmNs], 'no'],
       ['agent', ['get', 'secrets', '-n', releaseNs], 'no'],
       ['agent', ['create', 'leases.coordination.k8s.io', '-n', vmNs], 'no'],
     ];

@@ -116,7 +116,8 @@ export async function createRunningVmi(system: TestSystem, name: string, spec: V
     body: {
       apiVersion: 'kubevirt.io/v1',
       kind: 'VirtualMachineInstance',
-      metadata: { name, annotations: spec.annotations, labels: spec.labels },
+      // Placed by this harness (it plays virt-handler), not by the product's placement.
+      metadata: { name, annotations: { ...spec.annotations, 'live-migration.io/placement': 'external' }, labels: spec.labels },
       spec: {
         domain: { resources: { requests: { memory: spec.memory ?? '64Mi' } }, devices: {} },
         volumes: spec.volumes ?? [],

@@ -90,6 +90,8 @@ export const DECISION_REASONS = [
   'VMINameLabelImmutable',
   'InternalError',
   'CachesNotSynced',
+  'VMIFieldNotSupported',
+  'VMIInvalid',
 ] as const;
 export type DecisionReason = (typeof DECISION_REASONS)[number];
 

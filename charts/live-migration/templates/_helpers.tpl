@@ -192,6 +192,25 @@ webhooks:
       {{- toYaml (merge (dict "service" (merge (dict "path" "/validate-migration") $clientConfig.service)) (ternary (dict "caBundle" .caBundle) dict (ne .caBundle ""))) | nindent 6 }}
     rules:
       - {{- toYaml (merge (dict "operations" (list "CREATE" "UPDATE")) $vmimRule) | nindent 8 }}
+  - name: validate.vmi.{{ $domain }}
+    admissionReviewVersions: [v1]
+    sideEffects: None
+    failurePolicy: {{ $root.Values.webhook.failurePolicy }}
+    timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+    namespaceSelector:
+      {{- toYaml $namespaceSelector | nindent 6 }}
+    {{- /* The subset this system runs, checked when a VMI is created; a VMI run by someone else (placement: external) is left out. */}}
+    matchConditions:
+      - name: not-external-vmis
+        expression: {{ "!has(object.metadata.annotations) || !('live-migration.io/placement' in object.metadata.annotations) || object.metadata.annotations['live-migration.io/placement'] != 'external'" | quote }}
+    clientConfig:
+      {{- toYaml (merge (dict "service" (merge (dict "path" "/validate-vmi") $clientConfig.service)) (ternary (dict "caBundle" .caBundle) dict (ne .caBundle ""))) | nindent 6 }}
+    rules:
+      - apiGroups: [kubevirt.io]
+        apiVersions: [v1, v1alpha3]
+        resources: [virtualmachineinstances]
+        operations: [CREATE]
+        scope: Namespaced
   - name: validate.config.{{ $domain }}
     admissionReviewVersions: [v1]
     sideEffects: None

@@ -1,0 +1,207 @@
+// The libvirt VM host: the agent's VM lifecycle on one node's libvirtd (through virsh, as the
+// migration side). Only domains carrying our metadata element (the VMI's UID) are ours: a domain
+// someone else defined is never listed, stopped or undefined.
+//
+// States (KubeVirt's mapping): running, idle, paused, in shutdown, pmsuspended → Running;
+// "shut off (shutdown|saved)" → Succeeded; crashed, "shut off (crashed|failed|destroyed)" →
+// Failed with libvirt's reason; "shut off (migrated)" (the instant before --undefinesource) →
+// Running (the guest runs on, elsewhere); defined and never started ("shut off (unknown)") → not
+// a VM yet, so start() boots it (one start: a domain that ever ran is never started again).
+// Shutdown: ACPI (`virsh shutdown`), `virsh destroy` once the grace period is over, then undefine.
+import { mkdirSync, openSync, closeSync, ftruncateSync, existsSync, writeFileSync, rmSync, statSync, readSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { dirname, join } from 'node:path';
+import { parseQuantity } from '../../api/quantity.js';
+import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
+import { CONSOLE_MAX_BYTES, type VmHost, type VmInfo } from '../vms/vm-host.js';
+import { describe as describeState, readDomainState } from './libvirt-common.js';
+import { classifyLibvirtError, type DomainState } from './parse.js';
+import { virsh, VirshError } from './virsh.js';
+import { parseVmiUid, VMI_METADATA_URI, vmDomainName, vmDomainXml, type DomainDisk } from './vm-domain-xml.js';
+
+const run = promisify(execFile);
+
+export interface LibvirtVmHostOptions {
+  uri: string;
+  /** kvm, or qemu (TCG) where /dev/kvm is absent (the test hosts). */
+  domainType: 'kvm' | 'qemu';
+  /** Where libvirt writes each guest's serial console (`<domain>-console.log`), as libvirtd sees it. */
+  consoleDir: string;
+  /** The same directory as this agent reads it (libvirtd may see another mount namespace); default consoleDir. */
+  consoleReadDir?: string;
+  /** Domain XML and emptyDisk images (`empty-disks/<domain>/<volume>.qcow2`). */
+  stateDir: string;
+  resyncMs?: number;
+}
+
+const keyOf = (domain: string): string => {
+  const i = domain.indexOf('_');
+  return `${domain.slice(0, i)}/${domain.slice(i + 1)}`;
+};
+const domainOf = (key: string): string => key.replace('/', '_');
+
+function vmState(state: DomainState): Pick<VmInfo, 'state' | 'reason'> | undefined {
+  if (state.state === 'shut off') {
+    if (state.reason === 'unknown' || state.reason === undefined) return undefined; // defined, never started
+    if (state.reason === 'migrated') return { state: 'Running' };
+    if (state.reason === 'shutdown' || state.reason === 'saved') return { state: 'Succeeded', reason: `the guest is ${describeState(state)}` };
+    return { state: 'Failed', reason: `the domain is ${describeState(state)}` };
+  }
+  if (state.state === 'crashed') return { state: 'Failed', reason: `the domain ${describeState(state)}` };
+  return { state: 'Running' };
+}
+
+export class LibvirtVmHost implements VmHost {
+  readonly adoptsReportedVms = false;
+  readonly resyncMs: number;
+  /** Domain → when to destroy it if the guest has not shut down. Lost on restart: the grace starts again. */
+  private readonly deadlines = new Map<string, number>();
+
+  constructor(private readonly options: LibvirtVmHostOptions) {
+    this.resyncMs = options.resyncMs ?? 5_000;
+  }
+
+  async list(): Promise<VmInfo[]> {
+    const names = (await virsh(this.options.uri, ['list', '--all', '--name'])).split('\n').map((l) => l.trim()).filter(Boolean);
+    const infos = await Promise.all(names.filter((n) => n.includes('_')).map((n) => this.get(keyOf(n))));
+    return infos.filter((i): i is VmInfo => i !== undefined);
+  }
+
+  async get(key: string): Promise<VmInfo | undefined> {
+    const domain = domainOf(key);
+    const uid = await this.uidOf(domain);
+    if (!uid) return undefined;
+    const state = await readDomainState(this.options.uri, domain);
+    const mapped = state && vmState(state);
+    return mapped ? { key, uid, ...mapped } : undefined;
+  }
+
+  async start(vmi: VirtualMachineInstance): Promise<void> {
+    const domain = vmDomainName(vmi);
+    const state = await readDomainState(this.options.uri, domain);
+    if (state === undefined) {
+      const disks = await this.prepareDisks(vmi, domain);
+      const xml = vmDomainXml(vmi, { domainType: this.options.domainType, consoleFile: join(this.options.consoleDir, `${domain}-console.log`), disks });
+      const file = join(this.options.stateDir, 'domains', `${domain}.xml`);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, xml);
+      await virsh(this.options.uri, ['define', file]);
+    } else {
+      const uid = await this.uidOf(domain);
+      if (uid !== vmi.metadata.uid) throw new Error(`domain ${domain} exists and is not this VMI's (uid ${uid ?? 'none'})`);
+      if (vmState(state) !== undefined) return; // it ran already: never a second start
+    }
+    await virsh(this.options.uri, ['start', domain], { timeoutMs: 60_000 });
+  }
+
+  async console(vmi: VirtualMachineInstance): Promise<string | undefined> {
+    const domain = vmDomainName(vmi);
+    const file = join(this.options.consoleReadDir ?? this.options.consoleDir, `${domain}-console.log`);
+    if (!existsSync(file)) return undefined;
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r');
+    try {
+      const length = Math.min(size, CONSOLE_MAX_BYTES);
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      return buffer.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async adopt(): Promise<void> {
+    throw new Error('libvirt VMs are rediscovered from their domains, never adopted from a VMI');
+  }
+
+  async shutdown(key: string, graceSeconds: number): Promise<'gone' | 'stopping'> {
+    const domain = domainOf(key);
+    const state = await readDomainState(this.options.uri, domain);
+    if (state === undefined) {
+      this.deadlines.delete(domain);
+      return 'gone';
+    }
+    if (state.state === 'shut off' || state.state === 'crashed') {
+      await this.undefine(domain);
+      return 'gone';
+    }
+    const deadline = this.deadlines.get(domain);
+    if (deadline === undefined) {
+      this.deadlines.set(domain, Date.now() + graceSeconds * 1000);
+      // ACPI; a guest that ignores it is destroyed once the grace is over.
+      if (graceSeconds > 0) await virsh(this.options.uri, ['shutdown', domain]).catch(() => undefined);
+    }
+    if (graceSeconds === 0 || Date.now() >= (this.deadlines.get(domain) ?? 0)) await this.destroy(domain);
+    return 'stopping';
+  }
+
+  async release(key: string): Promise<void> {
+    const domain = domainOf(key);
+    const state = await readDomainState(this.options.uri, domain);
+    if (state === undefined) return;
+    if (state.state !== 'shut off') await this.destroy(domain);
+    await this.undefine(domain);
+  }
+
+  private async uidOf(domain: string): Promise<string | undefined> {
+    try {
+      return parseVmiUid(await virsh(this.options.uri, ['metadata', domain, VMI_METADATA_URI]));
+    } catch (error) {
+      const kind = error instanceof VirshError ? classifyLibvirtError(error.libvirtMessage) : 'other';
+      if (kind === 'no-metadata' || kind === 'domain-not-found') return undefined;
+      throw error;
+    }
+  }
+
+  private async destroy(domain: string): Promise<void> {
+    try {
+      await virsh(this.options.uri, ['destroy', domain]);
+    } catch (error) {
+      // Already off, or gone: what destroy wanted.
+      if (error instanceof VirshError && (classifyLibvirtError(error.libvirtMessage) === 'domain-not-found' || /domain is not running/.test(error.libvirtMessage))) return;
+      throw error;
+    }
+  }
+
+  private async undefine(domain: string): Promise<void> {
+    try {
+      await virsh(this.options.uri, ['undefine', domain]);
+    } catch (error) {
+      if (!(error instanceof VirshError && classifyLibvirtError(error.libvirtMessage) === 'domain-not-found')) throw error;
+    }
+    this.deadlines.delete(domain);
+    rmSync(join(this.options.stateDir, 'empty-disks', domain), { recursive: true, force: true });
+  }
+
+  /** hostDisk (DiskOrCreate: a sparse raw file) and emptyDisk (a qcow2 of its capacity) as domain disks. */
+  private async prepareDisks(vmi: VirtualMachineInstance, domain: string): Promise<DomainDisk[]> {
+    const volumes = vmi.spec?.volumes ?? [];
+    const devices = (vmi.spec?.domain as { devices?: { disks?: Array<{ name: string; disk?: { bus?: string }; bootOrder?: number }> } } | undefined)?.devices;
+    const disks = [...(devices?.disks ?? [])].sort((x, y) => (x.bootOrder ?? Number.MAX_SAFE_INTEGER) - (y.bootOrder ?? Number.MAX_SAFE_INTEGER));
+    const out: DomainDisk[] = [];
+    for (const disk of disks) {
+      const volume = volumes.find((v) => v.name === disk.name);
+      const bus = disk.disk?.bus === 'sata' ? 'sata' : 'virtio';
+      const hostDisk = volume?.hostDisk as { path?: string; type?: string; capacity?: string } | undefined;
+      const emptyDisk = volume?.emptyDisk as { capacity?: string } | undefined;
+      if (hostDisk?.path) {
+        if (hostDisk.type === 'DiskOrCreate' && !existsSync(hostDisk.path)) {
+          mkdirSync(dirname(hostDisk.path), { recursive: true });
+          const fd = openSync(hostDisk.path, 'w');
+          ftruncateSync(fd, Math.floor(parseQuantity(hostDisk.capacity ?? '0') / 2 ** 20) * 2 ** 20);
+          closeSync(fd);
+        }
+        out.push({ name: disk.name, file: hostDisk.path, format: 'raw', bus });
+      } else if (emptyDisk) {
+        const file = join(this.options.stateDir, 'empty-disks', domain, `${disk.name}.qcow2`);
+        mkdirSync(dirname(file), { recursive: true });
+        if (!existsSync(file)) await run('qemu-img', ['create', '-q', '-f', 'qcow2', file, String(parseQuantity(emptyDisk.capacity ?? '0'))]);
+        out.push({ name: disk.name, file, format: 'qcow2', bus });
+      } else {
+        throw new Error(`volume ${disk.name}: only hostDisk and emptyDisk volumes are run by the libvirt driver yet`);
+      }
+    }
+    return out;
+  }
+}
