@@ -27,7 +27,7 @@ import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
 import { parseJobStats } from '../agent/libvirt/parse.js';
 import { startControlPlane, stopControlPlane } from '../hack/control-plane/control-plane.js';
 import { startLocalSystem, stopLocalSystem, type LocalSystemState } from '../hack/system/local-system.js';
-import { defineGuest, domainState, guestImage, listDomains, startGuest, startTestHosts, virsh, waitForHeartbeat, type TestHost, type TestHosts } from '../test/hosts/index.js';
+import { defineGuest, domainState, guestImage, libvirtAgentArgs, listDomains, startGuest, startTestHosts, virsh, waitForHeartbeat, type TestHost, type TestHosts } from '../test/hosts/index.js';
 
 const NS = 'bench-libvirt';
 const VMI = 'idle';
@@ -177,11 +177,7 @@ export async function main(): Promise<void> {
         nodes: [node],
         driver: 'libvirt' as const,
         extraArgs: [
-          `--libvirt-uri=${host.uri}`,
-          `--libvirt-admin-uri=${host.adminUri}`,
-          `--migration-address=${host.address}`,
-          `--migration-tls-dir=${host.tlsDir}`,
-          `--state-dir=${join(workDir, `state-${host.name}`)}`,
+          ...libvirtAgentArgs(host, join(workDir, `state-${host.name}`)),
         ],
       })),
     });

@@ -19,7 +19,7 @@ import { REPO_ROOT } from '../api/generated-files.js';
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import { startControlPlane, stopControlPlane } from '../hack/control-plane/control-plane.js';
 import { startLocalSystem, stopLocalSystem, type LocalSystemState } from '../hack/system/local-system.js';
-import { guestImage, heartbeats, readConsole, startTestHosts, type TestHost, type TestHosts } from '../test/hosts/index.js';
+import { guestImage, heartbeats, libvirtAgentArgs, readConsole, startTestHosts, type TestHost, type TestHosts } from '../test/hosts/index.js';
 
 const NS = 'bench-vm';
 const VMS = Number(process.env.BENCH_VMS ?? 10);
@@ -64,11 +64,7 @@ export async function main(): Promise<void> {
         nodes: [node],
         driver: 'libvirt' as const,
         extraArgs: [
-          `--libvirt-uri=${host.uri}`,
-          `--libvirt-admin-uri=${host.adminUri}`,
-          `--migration-address=${host.address}`,
-          `--migration-tls-dir=${host.tlsDir}`,
-          `--state-dir=${join(workDir, `state-${host.name}`)}`,
+          ...libvirtAgentArgs(host, join(workDir, `state-${host.name}`)),
           '--domain-type=qemu',
           '--guest-memory=2Gi',
           `--console-read-dir=${join(host.dir, 'log', 'qemu')}`,

@@ -9,3 +9,4 @@ export { LIBVIRTD_TLS_PORT, MIGRATION_PORTS } from './host-config.js';
 export { writeHostTls, TLS_FILES, LIBVIRT_CLIENT_ALIASES, HOST_CERT_ORGANIZATION } from './host-tls.js';
 export { TEMP_PREFIX, NETNS_PREFIX, guestImage } from './paths.js';
 export { startCapture, type Capture, type CaptureResult } from './capture.js';
+export { libvirtAgentArgs } from './agent-args.js';

@@ -22,6 +22,7 @@ import {
   findLeftovers,
   guestImage,
   heartbeats,
+  libvirtAgentArgs,
   listDomains,
   readConsole,
   startGuest,
@@ -124,11 +125,7 @@ beforeAll(async () => {
           nodes: [node],
           driver: 'libvirt' as const,
           extraArgs: [
-            `--libvirt-uri=${host.uri}`,
-            `--libvirt-admin-uri=${host.adminUri}`,
-            `--migration-address=${host.address}`,
-            `--migration-tls-dir=${host.tlsDir}`,
-            `--state-dir=${join(stateDir, host.name)}`,
+            ...libvirtAgentArgs(host, join(stateDir, host.name)),
           ],
         };
       }),

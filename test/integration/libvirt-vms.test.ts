@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
-import { domainState, findLeftovers, guestImage, heartbeats, listDomains, readConsole, startTestHosts, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
+import { domainState, findLeftovers, libvirtAgentArgs, guestImage, heartbeats, listDomains, readConsole, startTestHosts, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
 import { consolePluginEnv, PLUGIN, runPlugin } from '../setup/console-plugin.js';
 import { kubectl } from '../setup/environment.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
@@ -47,11 +47,7 @@ beforeAll(async () => {
           nodes: [node],
           driver: 'libvirt' as const,
           extraArgs: [
-            `--libvirt-uri=${host.uri}`,
-            `--libvirt-admin-uri=${host.adminUri}`,
-            `--migration-address=${host.address}`,
-            `--migration-tls-dir=${host.tlsDir}`,
-            `--state-dir=${join(stateDir, host.name)}`,
+            ...libvirtAgentArgs(host, join(stateDir, host.name)),
             '--domain-type=qemu',
             '--guest-memory=1Gi',
             `--console-read-dir=${join(host.dir, 'log', 'qemu')}`,
