@@ -5,7 +5,7 @@
 // the token itself: a ServiceAccount token bound to a Pod carries the Pod's node in the user's extra
 // `authentication.kubernetes.io/node-name` (Kubernetes 1.30+), which no client can forge. A token
 // bound to no Pod names no node and may change nothing.
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubernetesObjectApi, RbacAuthorizationV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { AGENT_LEASE_PREFIX } from '../../agent/registration.js';
@@ -93,7 +93,17 @@ export async function createAgentScope(kubeConfig: KubeConfig, namespace: string
   const clusterName = `${sa}-${namespace}`;
   const subjects = [{ kind: 'ServiceAccount', name: sa, namespace }];
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: sa } } }).catch(ignoreConflict);
-  await rbac.createClusterRole({ body: { metadata: { name: clusterName }, rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'patch'] }] } }).catch(ignoreConflict);
+  // As the chart's agent ClusterRole: its Node, and the VMIs it runs (their finalizer and status).
+  const rules = [
+    { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'patch'] },
+    { apiGroups: ['kubevirt.io'], resources: ['virtualmachineinstances'], verbs: ['get', 'list', 'watch', 'patch'] },
+    { apiGroups: ['kubevirt.io'], resources: ['virtualmachineinstances/status'], verbs: ['patch'] },
+  ];
+  // Replaced when it exists: a local control plane kept from an older version must get today's rules.
+  await rbac.createClusterRole({ body: { metadata: { name: clusterName }, rules } }).catch(async (error: unknown) => {
+    ignoreConflict(error);
+    await rbac.replaceClusterRole({ name: clusterName, body: { metadata: { name: clusterName }, rules } });
+  });
   await rbac
     .createClusterRoleBinding({ body: { metadata: { name: clusterName }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterName }, subjects } })
     .catch(ignoreConflict);
@@ -132,8 +142,9 @@ export async function agentNodeKubeconfigs(kubeConfig: KubeConfig, namespace: st
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const ca = cluster.caData ? { 'certificate-authority-data': cluster.caData } : { 'certificate-authority': cluster.caFile };
   for (const node of nodes) {
+    // Written anew each time, as the reconciler's: a kept file would name an API server (and a
+    // token) of an earlier start.
     const file = join(workDir, `agent-${node}.kubeconfig`);
-    if (existsSync(file)) continue;
     const name = `agent-pod-${node}`.slice(0, 253);
     const pod = await core
       .createNamespacedPod({

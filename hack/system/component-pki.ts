@@ -1,7 +1,7 @@
 // Certificates for the components of a local system: one CA; one serving certificate per agent node
 // (its name <node>.agent.live-migration.io, which the reconciler checks: one identity per node); the
 // reconciler's client certificate for the agents (mutual TLS); the webhook's serving certificate.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentServerName } from '../../agent/node-identity.js';
 import { createCertificateAuthority, issueCertificate } from '../control-plane/pki.js';
@@ -20,6 +20,8 @@ export interface ComponentPki {
 
 export function createComponentPki(dir: string): ComponentPki {
   mkdirSync(dir, { recursive: true });
+  // A new CA: agent certificates of an earlier start (a kept local dir) were signed by the old one.
+  for (const file of readdirSync(dir)) if (file.startsWith('agent-')) rmSync(join(dir, file), { force: true });
   const ca = createCertificateAuthority(dir, 'components-ca', 'live-migration-components-ca');
   const loopback = { dns: ['localhost'], ips: ['127.0.0.1'] };
   const [reconcilerCert, reconcilerKey] = issueCertificate(dir, 'reconciler', ca, { commonName: RECONCILER_CALLER, usage: 'client' });
