@@ -5,7 +5,9 @@
 // marker line and then only what that node's log adds from then on, so nothing is printed twice.
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { agentDialTarget, agentServerName } from '../../agent/node-identity.js';
 import type { AgentTlsFlags } from './args.js';
 import type { Io } from './main.js';
 
@@ -29,10 +31,13 @@ function tlsFiles(flags: AgentTlsFlags): { cert: Buffer; key: Buffer; ca: Buffer
   return { cert: pick(flags.cert, 'LIVE_MIGRATION_AGENT_CERT', 'cert'), key: pick(flags.key, 'LIVE_MIGRATION_AGENT_KEY', 'key'), ca: pick(flags.ca, 'LIVE_MIGRATION_AGENT_CA', 'ca') };
 }
 
-function fetchConsole(endpoint: string, namespace: string, name: string, tls: { cert: Buffer; key: Buffer; ca: Buffer }): Promise<string | undefined> {
+/** One node's agent, checked as the reconciler checks it: that node's own certificate name. */
+function fetchConsole(endpoint: string, nodeName: string, namespace: string, name: string, tls: { cert: Buffer; key: Buffer; ca: Buffer }): Promise<string | undefined> {
   const url = new URL(`/v1/vms/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/console`, endpoint);
+  const identity = agentServerName(nodeName);
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', ...tls, timeout: 10_000 }, (res) => {
+    const verify = { servername: identity, checkServerIdentity: (_host: string, peer: PeerCertificate) => checkServerIdentity(identity, peer) };
+    const req = request(url, { method: 'GET', ...tls, ...verify, timeout: 10_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -70,9 +75,13 @@ export async function runConsole(command: ConsoleCommand, namespace: string, kub
         return 1;
       }
     } else {
-      const endpoint = (await core.readNode({ name: now })).metadata?.annotations?.[AGENT_ENDPOINT_ANNOTATION];
+      const nodeObject = await core.readNode({ name: now });
+      const endpoint = nodeObject.metadata?.annotations?.[AGENT_ENDPOINT_ANNOTATION];
       if (!endpoint) throw new Error(`node ${now} has no agent endpoint (annotation ${AGENT_ENDPOINT_ANNOTATION})`);
-      const text = (await fetchConsole(endpoint, namespace, command.vmi, tls)) ?? '';
+      // Only an address of the Node itself, as the reconciler dials: never wherever the annotation points.
+      const target = agentDialTarget(now, nodeObject, endpoint);
+      if (!target.ok) throw new Error(target.reason);
+      const text = (await fetchConsole(target.url, now, namespace, command.vmi, tls)) ?? '';
       if (now !== node) {
         // A new node: what its log holds already was printed from the old one (or precedes us).
         if (node !== undefined) {
