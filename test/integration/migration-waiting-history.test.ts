@@ -2,6 +2,7 @@
 // simulated nodes) read back through the API server. The tests play virt-handler by patching VMI
 // status. A migration of a VMI that is not running yet is admitted and waits; a migration that
 // ends before the hand-off to the nodes leaves the VMI's record of its last real migration alone.
+import { PLACEMENT_ANNOTATION } from '../../api/vmi-status.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiException, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
@@ -37,14 +38,14 @@ afterAll(async () => {
 const node = (i: number): string => system.nodes[i] ?? '';
 const admittedCondition = (vmim: VirtualMachineInstanceMigration | undefined) => vmim?.status?.conditions?.find((c) => c.type === 'Admitted');
 
-/** A VMI as virt-handler reports it before it runs (e.g. `Scheduling`). */
+/** A VMI as virt-handler reports it before it runs (e.g. `Scheduling`); the test plays virt-handler, so placement leaves it alone. */
 async function createVmiIn(name: string, status: Record<string, unknown>): Promise<void> {
   await system.custom.createNamespacedCustomObject({
     group: 'kubevirt.io',
     version: 'v1',
     namespace: system.ns,
     plural: 'virtualmachineinstances',
-    body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name }, spec: { domain: { resources: { requests: { memory: '64Mi' } }, devices: {} } } },
+    body: { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', metadata: { name, annotations: { [PLACEMENT_ANNOTATION]: 'external' } }, spec: { domain: { resources: { requests: { memory: '64Mi' } }, devices: {} } } },
   });
   await patchVmiStatus(system, name, status);
 }
