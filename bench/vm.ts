@@ -9,7 +9,8 @@
 // - created → first heartbeat on the guest's console (the guest really runs: booted under TCG);
 // - placement: how many VMIs each host got.
 // Then every VMI is deleted and the time until it is gone (ACPI ignored by the test guest, so a
-// destroy after its 2 s grace) is measured.
+// destroy after its 2 s grace) is measured. Last, a guest rewriting its memory is migrated beside
+// an idle one (bench/vm-write-load.ts), against the physical bound of the cap.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { REPO_ROOT } from '../api/generated-files.js';
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import { startControlPlane, stopControlPlane } from '../hack/control-plane/control-plane.js';
 import { startLocalSystem, stopLocalSystem, type LocalSystemState } from '../hack/system/local-system.js';
+import { measureWriteLoad } from './vm-write-load.js';
 import { guestImage, heartbeats, libvirtAgentArgs, readConsole, startTestHosts, type TestHost, type TestHosts } from '../test/hosts/index.js';
 
 const NS = 'bench-vm';
@@ -129,6 +131,7 @@ export async function main(): Promise<void> {
       for (const name of created.keys()) if (!left.has(name) && !gone.has(name)) gone.set(name, Date.now() - deleteStarted);
       await sleep(100);
     }
+    const writeLoad = await measureWriteLoad({ custom, namespace: NS, byNode, image, log });
     const report = {
       benchmark: 'vm',
       date: new Date().toISOString(),
@@ -139,6 +142,7 @@ export async function main(): Promise<void> {
       createdToReadyMs: stats(since(ready)),
       createdToFirstHeartbeatMs: stats(since(firstBeat)),
       deleteToGoneMs: stats([...gone.values()]),
+      migrationUnderWriteLoad: writeLoad,
       note: 'Running and Ready are written together once the domain runs; the first heartbeat is when the guest has booted (TCG on a shared 2-core machine).',
       machine: { cpus: cpus().length, loadavg: loadavg().map((v) => Math.round(v * 10) / 10) },
     };
