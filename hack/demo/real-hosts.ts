@@ -3,10 +3,11 @@
 // and booted by that node's agent; its serial console counts; a migration moves it live to the
 // other host, where the console counts on (same guest, no boot); then the RWO refusal.
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../api/generated-files.js';
 import { phaseStamps } from '../../api/vmi-status.js';
-import { guestImage, heartbeats, waitForHeartbeat } from '../../test/hosts/index.js';
+import { consolePath, guestImage, heartbeats, readConsole, waitForHeartbeat } from '../../test/hosts/index.js';
 import { KUBECONFIG, upLocalEnvironment, type LocalEnvironment } from '../local/environment.js';
 import { hostOfNode } from '../local/real-hosts.js';
 import { closing, customApi, freshNamespace, getVmi, kubectl, migrateWithProgress, NS, rwoRefusal, say, show, waitFor } from './story.js';
@@ -76,6 +77,8 @@ export async function realHostsDemo(): Promise<number> {
   freshNamespace();
   // An earlier run's guest is shut down (the finalizer waits for its node) before this one boots.
   kubectl(['delete', 'vmi', '--all', '-n', NS, '--wait=true', '--timeout=120s']);
+  // Its console files too: libvirt appends to them, and this story starts with a fresh boot.
+  for (const host of env.hosts?.hosts ?? []) rmSync(consolePath(host, DOMAIN), { force: true });
 
   say('A VMI applied with kubectl: the reconciler places it, that node\'s agent boots the test guest (kernel + initrd, 256 MiB, TCG)');
   console.log(vmiYaml().trimEnd());
@@ -97,15 +100,17 @@ export async function realHostsDemo(): Promise<number> {
   show(`kubectl get vmi -n ${NS} -o wide`, kubectl(['get', 'vmi', '-n', NS, '-o', 'wide']));
 
   const target = await nodeOf(env, custom);
-  say(`The console on ${target.node}: the same guest counting on from ${before}, never rebooted`);
-  await waitForHeartbeat(target.host, DOMAIN, before, 60_000);
+  // The source host's console file ends where the guest left it.
+  const last = Math.max(before, ...heartbeats(readConsole(source.host, DOMAIN)));
+  say(`The console on ${target.node}: the same guest counting on from ${source.node}'s last heartbeat ${last}, never rebooted`);
+  await waitForHeartbeat(target.host, DOMAIN, last, 60_000);
   await waitFor('a few heartbeats on the target', async () => (heartbeats(await consoleOf(env)).length >= 3 ? true : undefined), 60_000, 1_000);
   const after = await consoleOf(env);
   showConsole(after, 2, 2);
   const boots = (after.match(/lm-booted/g) ?? []).length;
   const counts = heartbeats(after);
-  const continued = target.node !== source.node && boots === 0 && counts.length > 0 && Math.min(...counts) > before;
-  console.log(continued ? `No boot line on ${target.node}; its first heartbeat ${Math.min(...counts)} follows ${source.node}'s ${before}.` : `NOT continued: ${boots} boot lines, heartbeats ${counts.join(',')}`);
+  const continued = target.node !== source.node && boots === 0 && counts.length > 0 && Math.min(...counts) > last;
+  console.log(continued ? `No boot line on ${target.node}; its first heartbeat ${Math.min(...counts)} follows ${source.node}'s last, ${last}.` : `NOT continued: ${boots} boot lines, heartbeats ${counts.join(',')}`);
 
   const rejected = await rwoRefusal(custom, target.node);
   console.log('(vmi-rwo is reported Running by the demo itself, as KubeVirt\'s virt-handler would: no guest needed to be refused.)');
