@@ -39,6 +39,14 @@ export interface TestHost {
   pid: number;
 }
 
+/** What stops a run from another process (e.g. `npm run local -- down`): plain data, JSON-safe. */
+export interface TestHostsRecord {
+  runId: string;
+  dir: string;
+  netns: string[];
+  reaperPid: number;
+}
+
 export interface TestHosts {
   runId: string;
   /** The run's temp dir, `${tmpdir()}/live-migration-hosts-<runId>`; gone after stop(). */
@@ -47,6 +55,8 @@ export interface TestHosts {
   /** Namespace inodes, for leftover checks after the names are deleted. */
   netnsInodes: number[];
   get(name: string): TestHost;
+  /** For stopTestHostsRecord from another process. */
+  record: TestHostsRecord;
   /** Ends every daemon and QEMU process, deletes namespaces and the temp dir. Safe to call twice. */
   stop(): Promise<void>;
   /**
@@ -60,7 +70,7 @@ export interface TestHosts {
 export interface StartTestHostsOptions {
   /** Host names, lower-case letters, digits and dashes; default ['a', 'b']. */
   hosts?: string[];
-  /** Reap everything once this process is gone; default the calling process. */
+  /** Reap everything once this process is gone; default the calling process (a long-lived one keeps the hosts past it). */
   ownerPid?: number;
   /** How long each libvirtd may take to answer; default 60 s (a cold QEMU capability probe takes ~4.5 s). */
   readyTimeoutMs?: number;
@@ -84,12 +94,12 @@ export async function startTestHosts(options: StartTestHostsOptions = {}): Promi
   const runId = basename(dir).slice(TEMP_PREFIX.length);
   const netns = names.map((name) => netnsName(runId, name));
   const reaperPid = startReaper(options.ownerPid ?? process.pid, dir, netns);
+  const record: TestHostsRecord = { runId, dir, netns, reaperPid };
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await cleanup(dir, netns);
-    await stopReaper(reaperPid);
+    await stopTestHostsRecord(record);
   };
 
   try {
@@ -134,6 +144,7 @@ export async function startTestHosts(options: StartTestHostsOptions = {}): Promi
         if (!host) throw new Error(`no test host ${name} (have ${names.join(', ')})`);
         return host;
       },
+      record,
       stop,
       rotateTls: issueTls,
       timings: { networkMs: tNetwork - t0, daemonsMs: tDaemons - tNetwork, totalMs: tDaemons - t0 },
@@ -142,6 +153,12 @@ export async function startTestHosts(options: StartTestHostsOptions = {}): Promi
     await stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** What stop() does, for a run started by another process: every daemon and guest, the namespaces, the dir, the reaper. */
+export async function stopTestHostsRecord(record: TestHostsRecord): Promise<void> {
+  await cleanup(record.dir, record.netns);
+  await stopReaper(record.reaperPid);
 }
 
 async function startDaemon(host: TestHost, readyTimeoutMs: number): Promise<void> {
