@@ -7,14 +7,17 @@
 // Failed with libvirt's reason; "shut off (migrated)" (the instant before --undefinesource) →
 // Running (the guest runs on, elsewhere); defined and never started ("shut off (unknown)") → not
 // a VM yet, so start() boots it (one start: a domain that ever ran is never started again).
-// Shutdown: ACPI (`virsh shutdown`), `virsh destroy` once the grace period is over, then undefine.
-import { mkdirSync, openSync, closeSync, ftruncateSync, existsSync, writeFileSync, rmSync, statSync, readSync } from 'node:fs';
+// Shutdown: ACPI (`virsh shutdown`), `virsh destroy` at the deadline, then undefine. The deadline
+// (shutdown-deadline.ts) is recorded in `<stateDir>/shutdowns/<domain>` before the guest is asked,
+// so an agent killed mid-grace and restarted destroys the guest at the original instant.
+import { mkdirSync, openSync, closeSync, ftruncateSync, existsSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, readSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { parseQuantity } from '../../api/quantity.js';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { CONSOLE_MAX_BYTES, type VmHost, type VmInfo } from '../vms/vm-host.js';
+import { shutdownStep } from '../vms/shutdown-deadline.js';
 import { describe as describeState, readDomainState } from './libvirt-common.js';
 import { classifyLibvirtError, type DomainState } from './parse.js';
 import { virsh, VirshError } from './virsh.js';
@@ -55,8 +58,6 @@ function vmState(state: DomainState): Pick<VmInfo, 'state' | 'reason'> | undefin
 export class LibvirtVmHost implements VmHost {
   readonly adoptsReportedVms = false;
   readonly resyncMs: number;
-  /** Domain → when to destroy it if the guest has not shut down. Lost on restart: the grace starts again. */
-  private readonly deadlines = new Map<string, number>();
 
   constructor(private readonly options: LibvirtVmHostOptions) {
     this.resyncMs = options.resyncMs ?? 5_000;
@@ -81,6 +82,7 @@ export class LibvirtVmHost implements VmHost {
     const domain = vmDomainName(vmi);
     const state = await readDomainState(this.options.uri, domain);
     if (state === undefined) {
+      this.forgetDeadline(domain); // of an earlier VMI of this name, if an agent died before undefining
       const disks = await this.prepareDisks(vmi, domain);
       const xml = vmDomainXml(vmi, { domainType: this.options.domainType, consoleFile: join(this.options.consoleDir, `${domain}-console.log`), disks });
       const file = join(this.options.stateDir, 'domains', `${domain}.xml`);
@@ -115,24 +117,22 @@ export class LibvirtVmHost implements VmHost {
     throw new Error('libvirt VMs are rediscovered from their domains, never adopted from a VMI');
   }
 
-  async shutdown(key: string, graceSeconds: number): Promise<'gone' | 'stopping'> {
+  async shutdown(key: string, deadlineMs: number): Promise<'gone' | 'stopping'> {
     const domain = domainOf(key);
     const state = await readDomainState(this.options.uri, domain);
     if (state === undefined) {
-      this.deadlines.delete(domain);
+      this.forgetDeadline(domain);
       return 'gone';
     }
     if (state.state === 'shut off' || state.state === 'crashed') {
       await this.undefine(domain);
       return 'gone';
     }
-    const deadline = this.deadlines.get(domain);
-    if (deadline === undefined) {
-      this.deadlines.set(domain, Date.now() + graceSeconds * 1000);
-      // ACPI; a guest that ignores it is destroyed once the grace is over.
-      if (graceSeconds > 0) await virsh(this.options.uri, ['shutdown', domain]).catch(() => undefined);
-    }
-    if (graceSeconds === 0 || Date.now() >= (this.deadlines.get(domain) ?? 0)) await this.destroy(domain);
+    const step = shutdownStep(this.recordedDeadline(domain), deadlineMs, Date.now());
+    if (step.record) this.recordDeadline(domain, step.deadlineMs);
+    // ACPI; a guest that ignores it is destroyed at the deadline.
+    if (step.requestGuestShutdown) await virsh(this.options.uri, ['shutdown', domain]).catch(() => undefined);
+    if (step.destroy) await this.destroy(domain);
     return 'stopping';
   }
 
@@ -170,8 +170,31 @@ export class LibvirtVmHost implements VmHost {
     } catch (error) {
       if (!(error instanceof VirshError && classifyLibvirtError(error.libvirtMessage) === 'domain-not-found')) throw error;
     }
-    this.deadlines.delete(domain);
+    this.forgetDeadline(domain);
     rmSync(join(this.options.stateDir, 'empty-disks', domain), { recursive: true, force: true });
+  }
+
+  private deadlineFile(domain: string): string {
+    return join(this.options.stateDir, 'shutdowns', domain);
+  }
+
+  private recordedDeadline(domain: string): number | undefined {
+    const file = this.deadlineFile(domain);
+    if (!existsSync(file)) return undefined;
+    const ms = Date.parse(readFileSync(file, 'utf8').trim());
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+
+  /** Written whole (rename), so a kill mid-write leaves the old deadline or the new one. */
+  private recordDeadline(domain: string, deadlineMs: number): void {
+    const file = this.deadlineFile(domain);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, `${new Date(deadlineMs).toISOString()}\n`);
+    renameSync(`${file}.tmp`, file);
+  }
+
+  private forgetDeadline(domain: string): void {
+    rmSync(this.deadlineFile(domain), { force: true });
   }
 
   /** hostDisk (DiskOrCreate: a sparse raw file) and emptyDisk (a qcow2 of its capacity) as domain disks. */

@@ -10,10 +10,9 @@ import { decideVm, type VmAction } from './decide.js';
 import type { VmActionCounter } from './vm-metrics.js';
 import type { VmHost } from './vm-host.js';
 import { vmPhasePatch } from './vm-status.js';
+import { shutdownDeadlineMs } from './shutdown-deadline.js';
 
 const RETRY_MS = 1_000;
-/** KubeVirt's default terminationGracePeriodSeconds. */
-export const DEFAULT_GRACE_SECONDS = 30;
 
 export interface VmControllerLog {
   info(object: Record<string, unknown>, message: string): void;
@@ -34,11 +33,6 @@ export interface VmControllerOptions {
 function splitKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
-export function graceSecondsOf(vmi: VirtualMachineInstance | undefined): number {
-  const raw = vmi?.spec?.terminationGracePeriodSeconds;
-  return typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 ? raw : DEFAULT_GRACE_SECONDS;
 }
 
 export class VmController {
@@ -135,10 +129,10 @@ export class VmController {
           // The cache may lag a VMI created moments ago: only a live read may say it is gone.
           const { namespace, name } = splitKey(key);
           if (!vmi && (await client.exists(VMI_PLURAL, namespace, name))) return RETRY_MS;
-          return this.shutdown(key, graceSecondsOf(vmi));
+          return this.shutdown(key, shutdownDeadlineMs(vmi, Date.now()));
         }
         case 'shutdown':
-          return this.shutdown(key, graceSecondsOf(vmi));
+          return this.shutdown(key, shutdownDeadlineMs(vmi, Date.now()));
         case 'release':
           await host.release(key);
           this.vmKeys.delete(key);
@@ -151,9 +145,10 @@ export class VmController {
     }
   }
 
-  private async shutdown(key: string, graceSeconds: number): Promise<number | undefined> {
-    const outcome = await this.options.host.shutdown(key, graceSeconds);
-    if (outcome === 'stopping') return RETRY_MS;
+  private async shutdown(key: string, deadlineMs: number): Promise<number | undefined> {
+    const outcome = await this.options.host.shutdown(key, deadlineMs);
+    // Looked at again each second, and at the deadline itself when it comes sooner.
+    if (outcome === 'stopping') return Math.max(100, Math.min(RETRY_MS, deadlineMs - Date.now()));
     this.vmKeys.delete(key);
     this.enqueue(key);
     return undefined;

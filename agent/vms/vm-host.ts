@@ -33,8 +33,11 @@ export interface VmHost {
   start(vmi: VirtualMachineInstance): Promise<void>;
   /** Takes a VMI that says it runs here as this host's VM (adoptsReportedVms only). */
   adopt(vmi: VirtualMachineInstance): Promise<void>;
-  /** Guest shutdown, forced after graceSeconds; answers whether the VM is gone yet. */
-  shutdown(key: string, graceSeconds: number): Promise<'gone' | 'stopping'>;
+  /**
+   * Guest shutdown, forced at deadlineMs (shutdown-deadline.ts; a host that records deadlines keeps
+   * the earliest, across agent restarts); answers whether the VM is gone yet.
+   */
+  shutdown(key: string, deadlineMs: number): Promise<'gone' | 'stopping'>;
   /** The guest's serial console log as this node has it (at most the last CONSOLE_MAX_BYTES); undefined without a VM. */
   console(vmi: VirtualMachineInstance): Promise<string | undefined>;
   /** Drops a VM that is no longer this node's (it migrated away, or stopped and was reported). */
