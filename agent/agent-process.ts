@@ -64,9 +64,11 @@ export type DriverName = keyof typeof DRIVER_FACTORIES;
 /** The drivers that run VMs (the VM lifecycle); a driver without an entry only migrates. */
 export const VM_HOST_FACTORIES: Partial<Record<DriverName, (context: DriverContext) => VmHost>> = {
   simulation: () => new SimulatedVmHost(),
-  libvirt: ({ libvirt }) => {
+  libvirt: ({ nodeName, libvirt, logger }) => {
     if (!libvirt) throw new Error('the libvirt driver needs its settings');
     return new LibvirtVmHost({
+      node: nodeName,
+      ...(logger ? { log: logger } : {}),
       uri: libvirt.uri,
       domainType: libvirt.domainType ?? 'kvm',
       consoleDir: libvirt.consoleDir ?? '/var/log/libvirt/qemu',

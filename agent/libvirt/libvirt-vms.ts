@@ -18,7 +18,7 @@ import { parseQuantity } from '../../api/quantity.js';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { CONSOLE_MAX_BYTES, type VmHost, type VmInfo } from '../vms/vm-host.js';
 import { shutdownStep } from '../vms/shutdown-deadline.js';
-import { describe as describeState, readDomainState } from './libvirt-common.js';
+import { describe as describeState, readDomainState, silentLog, type DriverLog } from './libvirt-common.js';
 import { classifyLibvirtError, type DomainState } from './parse.js';
 import { virsh, VirshError } from './virsh.js';
 import { parseVmiUid, VMI_METADATA_URI, vmDomainName, vmDomainXml, type DomainDisk } from './vm-domain-xml.js';
@@ -36,6 +36,9 @@ export interface LibvirtVmHostOptions {
   /** Domain XML and emptyDisk images (`empty-disks/<domain>/<volume>.qcow2`). */
   stateDir: string;
   resyncMs?: number;
+  /** For log lines only. */
+  node?: string;
+  log?: DriverLog;
 }
 
 const keyOf = (domain: string): string => {
@@ -129,10 +132,18 @@ export class LibvirtVmHost implements VmHost {
       return 'gone';
     }
     const step = shutdownStep(this.recordedDeadline(domain), deadlineMs, Date.now());
+    const log = this.options.log ?? silentLog;
+    const fields = { node: this.options.node, domain, deadline: new Date(step.deadlineMs).toISOString() };
     if (step.record) this.recordDeadline(domain, step.deadlineMs);
     // ACPI; a guest that ignores it is destroyed at the deadline.
-    if (step.requestGuestShutdown) await virsh(this.options.uri, ['shutdown', domain]).catch(() => undefined);
-    if (step.destroy) await this.destroy(domain);
+    if (step.requestGuestShutdown) {
+      log.info(fields, 'guest asked to shut down (ACPI); destroyed at the deadline if it has not');
+      await virsh(this.options.uri, ['shutdown', domain]).catch(() => undefined);
+    }
+    if (step.destroy) {
+      log.info(fields, 'shutdown deadline reached: destroying the domain');
+      await this.destroy(domain);
+    }
     return 'stopping';
   }
 
