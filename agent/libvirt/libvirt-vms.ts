@@ -18,6 +18,7 @@ import { parseQuantity } from '../../api/quantity.js';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { CONSOLE_MAX_BYTES, type VmHost, type VmInfo } from '../vms/vm-host.js';
 import { shutdownStep } from '../vms/shutdown-deadline.js';
+import type { PvcDisks } from '../vms/pvc-volumes.js';
 import { describe as describeState, readDomainState, silentLog, type DriverLog } from './libvirt-common.js';
 import { classifyLibvirtError, type DomainState } from './parse.js';
 import { virsh, VirshError } from './virsh.js';
@@ -81,12 +82,12 @@ export class LibvirtVmHost implements VmHost {
     return mapped ? { key, uid, ...mapped } : undefined;
   }
 
-  async start(vmi: VirtualMachineInstance): Promise<void> {
+  async start(vmi: VirtualMachineInstance, pvcDisks: PvcDisks = {}): Promise<void> {
     const domain = vmDomainName(vmi);
     const state = await readDomainState(this.options.uri, domain);
     if (state === undefined) {
       this.forgetDeadline(domain); // of an earlier VMI of this name, if an agent died before undefining
-      const disks = await this.prepareDisks(vmi, domain);
+      const disks = await this.prepareDisks(vmi, domain, pvcDisks);
       const xml = vmDomainXml(vmi, { domainType: this.options.domainType, consoleFile: join(this.options.consoleDir, `${domain}-console.log`), disks });
       const file = join(this.options.stateDir, 'domains', `${domain}.xml`);
       mkdirSync(dirname(file), { recursive: true });
@@ -208,8 +209,11 @@ export class LibvirtVmHost implements VmHost {
     rmSync(this.deadlineFile(domain), { force: true });
   }
 
-  /** hostDisk (DiskOrCreate: a sparse raw file) and emptyDisk (a qcow2 of its capacity) as domain disks. */
-  private async prepareDisks(vmi: VirtualMachineInstance, domain: string): Promise<DomainDisk[]> {
+  /**
+   * hostDisk (DiskOrCreate: a sparse raw file), a PVC's disk.img (created sparse at the claim's size
+   * when absent, as KubeVirt does) and emptyDisk (a qcow2 of its capacity) as domain disks.
+   */
+  private async prepareDisks(vmi: VirtualMachineInstance, domain: string, pvcDisks: PvcDisks): Promise<DomainDisk[]> {
     const volumes = vmi.spec?.volumes ?? [];
     const devices = (vmi.spec?.domain as { devices?: { disks?: Array<{ name: string; disk?: { bus?: string }; bootOrder?: number }> } } | undefined)?.devices;
     const disks = [...(devices?.disks ?? [])].sort((x, y) => (x.bootOrder ?? Number.MAX_SAFE_INTEGER) - (y.bootOrder ?? Number.MAX_SAFE_INTEGER));
@@ -219,23 +223,34 @@ export class LibvirtVmHost implements VmHost {
       const bus = disk.disk?.bus === 'sata' ? 'sata' : 'virtio';
       const hostDisk = volume?.hostDisk as { path?: string; type?: string; capacity?: string } | undefined;
       const emptyDisk = volume?.emptyDisk as { capacity?: string } | undefined;
+      const pvc = pvcDisks[disk.name];
       if (hostDisk?.path) {
-        if (hostDisk.type === 'DiskOrCreate' && !existsSync(hostDisk.path)) {
-          mkdirSync(dirname(hostDisk.path), { recursive: true });
-          const fd = openSync(hostDisk.path, 'w');
-          ftruncateSync(fd, Math.floor(parseQuantity(hostDisk.capacity ?? '0') / 2 ** 20) * 2 ** 20);
-          closeSync(fd);
-        }
+        if (hostDisk.type === 'DiskOrCreate') createSparse(hostDisk.path, hostDisk.capacity);
         out.push({ name: disk.name, file: hostDisk.path, format: 'raw', bus });
+      } else if (pvc) {
+        createSparse(pvc.file, pvc.capacity);
+        out.push({ name: disk.name, file: pvc.file, format: 'raw', bus });
       } else if (emptyDisk) {
         const file = join(this.options.stateDir, 'empty-disks', domain, `${disk.name}.qcow2`);
         mkdirSync(dirname(file), { recursive: true });
         if (!existsSync(file)) await run('qemu-img', ['create', '-q', '-f', 'qcow2', file, String(parseQuantity(emptyDisk.capacity ?? '0'))]);
         out.push({ name: disk.name, file, format: 'qcow2', bus });
       } else {
-        throw new Error(`volume ${disk.name}: only hostDisk and emptyDisk volumes are run by the libvirt driver yet`);
+        throw new Error(`volume ${disk.name}: only persistentVolumeClaim, hostDisk and emptyDisk volumes are run by the libvirt driver`);
       }
     }
     return out;
+  }
+}
+
+/** A raw disk of `capacity` (whole MiB, sparse) at `file` unless one is there. */
+function createSparse(file: string, capacity: string | undefined): void {
+  if (existsSync(file)) return;
+  mkdirSync(dirname(file), { recursive: true });
+  const fd = openSync(file, 'w');
+  try {
+    ftruncateSync(fd, Math.floor(parseQuantity(capacity ?? '0') / 2 ** 20) * 2 ** 20);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -9,10 +9,13 @@ import { VMI_PLURAL, isConflict, isNotFound, type KubevirtClient } from '../../k
 import { decideVm, type VmAction } from './decide.js';
 import type { VmActionCounter } from './vm-metrics.js';
 import type { VmHost } from './vm-host.js';
-import { vmPhasePatch } from './vm-status.js';
+import { vmNotSynchronizedPatch, vmPhasePatch } from './vm-status.js';
+import type { PvcVolumeResolver } from './pvc-volumes.js';
 import { shutdownDeadlineMs } from './shutdown-deadline.js';
 
 const RETRY_MS = 1_000;
+/** A VMI whose volumes are not there yet (a PVC not bound …) is looked at again this often. */
+const VOLUMES_RETRY_MS = 5_000;
 
 export interface VmControllerLog {
   info(object: Record<string, unknown>, message: string): void;
@@ -26,6 +29,8 @@ export interface VmControllerOptions {
   host: VmHost;
   vmiFor(key: string): VirtualMachineInstance | undefined;
   client: VmiWriter;
+  /** persistentVolumeClaim volumes → node paths; without it such a VMI is refused. */
+  pvcVolumes?: PvcVolumeResolver;
   log: VmControllerLog;
   actions?: VmActionCounter;
 }
@@ -113,11 +118,19 @@ export class VmController {
         case 'remove-finalizer':
           await client.setFinalizers(VMI_PLURAL, vmi!.metadata, (vmi!.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER));
           return undefined;
-        case 'start':
-          await host.start(vmi!);
+        case 'start': {
+          const volumes = this.options.pvcVolumes ? await this.options.pvcVolumes(vmi!) : { ok: true as const, disks: {} };
+          if (!volumes.ok) {
+            this.options.log.warn({ node, vmi: key, reason: volumes.reason }, volumes.message);
+            const patch = vmNotSynchronizedPatch(vmi!, volumes.reason, volumes.message, new Date().toISOString());
+            if (patch) await client.patchStatus(VMI_PLURAL, vmi!.metadata, patch);
+            return VOLUMES_RETRY_MS;
+          }
+          await host.start(vmi!, volumes.disks);
           this.vmKeys.add(key);
           this.enqueue(key); // report it Running
           return undefined;
+        }
         case 'adopt':
           await host.adopt(vmi!);
           this.vmKeys.add(key);
