@@ -48,6 +48,8 @@ export type LibvirtSettings = Pick<
   consoleDir?: string;
   /** The same directory as the agent reads it, when libvirtd runs in another mount namespace. */
   consoleReadDir?: string;
+  /** emptyDisk images: a libvirt storage pool's directory (default /var/lib/libvirt/live-migration-empty-disks). */
+  emptyDiskDir?: string;
 };
 export type DriverFactory = (context: DriverContext) => MigrationDriver;
 
@@ -74,6 +76,7 @@ export const VM_HOST_FACTORIES: Partial<Record<DriverName, (context: DriverConte
       consoleDir: libvirt.consoleDir ?? '/var/log/libvirt/qemu',
       ...(libvirt.consoleReadDir ? { consoleReadDir: libvirt.consoleReadDir } : {}),
       stateDir: libvirt.stateDir,
+      ...(libvirt.emptyDiskDir ? { emptyDiskDir: libvirt.emptyDiskDir } : {}),
     });
   },
 };

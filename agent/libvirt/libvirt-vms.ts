@@ -11,20 +11,18 @@
 // (shutdown-deadline.ts) is recorded in `<stateDir>/shutdowns/<domain>` before the guest is asked,
 // so an agent killed mid-grace and restarted destroys the guest at the original instant.
 import { mkdirSync, openSync, closeSync, ftruncateSync, existsSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, readSync } from 'node:fs';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { parseQuantity } from '../../api/quantity.js';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { CONSOLE_MAX_BYTES, type VmHost, type VmInfo } from '../vms/vm-host.js';
 import { shutdownStep } from '../vms/shutdown-deadline.js';
 import type { PvcDisks } from '../vms/pvc-volumes.js';
+import { DEFAULT_EMPTY_DISK_DIR, EmptyDiskPool } from './empty-disks.js';
 import { describe as describeState, readDomainState, silentLog, type DriverLog } from './libvirt-common.js';
 import { classifyLibvirtError, type DomainState } from './parse.js';
 import { virsh, VirshError } from './virsh.js';
 import { parseVmiUid, VMI_METADATA_URI, vmDomainName, vmDomainXml, type DomainDisk } from './vm-domain-xml.js';
 
-const run = promisify(execFile);
 
 export interface LibvirtVmHostOptions {
   uri: string;
@@ -34,8 +32,10 @@ export interface LibvirtVmHostOptions {
   consoleDir: string;
   /** The same directory as this agent reads it (libvirtd may see another mount namespace); default consoleDir. */
   consoleReadDir?: string;
-  /** Domain XML and emptyDisk images (`empty-disks/<domain>/<volume>.qcow2`). */
+  /** Domain XML and shutdown deadlines. */
   stateDir: string;
+  /** emptyDisk images: a libvirt storage pool's directory, the same path on every node (empty-disks.ts). */
+  emptyDiskDir?: string;
   resyncMs?: number;
   /** For log lines only. */
   node?: string;
@@ -62,13 +62,17 @@ function vmState(state: DomainState): Pick<VmInfo, 'state' | 'reason'> | undefin
 export class LibvirtVmHost implements VmHost {
   readonly adoptsReportedVms = false;
   readonly resyncMs: number;
+  private readonly emptyDisks: EmptyDiskPool;
 
   constructor(private readonly options: LibvirtVmHostOptions) {
     this.resyncMs = options.resyncMs ?? 5_000;
+    this.emptyDisks = new EmptyDiskPool(options.uri, options.emptyDiskDir ?? DEFAULT_EMPTY_DISK_DIR);
   }
 
   async list(): Promise<VmInfo[]> {
     const names = (await virsh(this.options.uri, ['list', '--all', '--name'])).split('\n').map((l) => l.trim()).filter(Boolean);
+    // The pool exists before any migration may need it here; disks of VMs that left are deleted.
+    await this.emptyDisks.collect(new Set(names)).catch((error: unknown) => (this.options.log ?? silentLog).warn({ node: this.options.node, err: String(error) }, 'emptyDisk pool not usable'));
     const infos = await Promise.all(names.filter((n) => n.includes('_')).map((n) => this.get(keyOf(n))));
     return infos.filter((i): i is VmInfo => i !== undefined);
   }
@@ -151,7 +155,10 @@ export class LibvirtVmHost implements VmHost {
   async release(key: string): Promise<void> {
     const domain = domainOf(key);
     const state = await readDomainState(this.options.uri, domain);
-    if (state === undefined) return;
+    if (state === undefined) {
+      await this.emptyDisks.removeOf(domain); // it left with --undefinesource: its copied disks stay here
+      return;
+    }
     if (state.state !== 'shut off') await this.destroy(domain);
     await this.undefine(domain);
   }
@@ -183,7 +190,7 @@ export class LibvirtVmHost implements VmHost {
       if (!(error instanceof VirshError && classifyLibvirtError(error.libvirtMessage) === 'domain-not-found')) throw error;
     }
     this.forgetDeadline(domain);
-    rmSync(join(this.options.stateDir, 'empty-disks', domain), { recursive: true, force: true });
+    await this.emptyDisks.removeOf(domain);
   }
 
   private deadlineFile(domain: string): string {
@@ -231,9 +238,7 @@ export class LibvirtVmHost implements VmHost {
         createSparse(pvc.file, pvc.capacity);
         out.push({ name: disk.name, file: pvc.file, format: 'raw', bus });
       } else if (emptyDisk) {
-        const file = join(this.options.stateDir, 'empty-disks', domain, `${disk.name}.qcow2`);
-        mkdirSync(dirname(file), { recursive: true });
-        if (!existsSync(file)) await run('qemu-img', ['create', '-q', '-f', 'qcow2', file, String(parseQuantity(emptyDisk.capacity ?? '0'))]);
+        const file = await this.emptyDisks.create(domain, disk.name, parseQuantity(emptyDisk.capacity ?? '0'));
         out.push({ name: disk.name, file, format: 'qcow2', bus });
       } else {
         throw new Error(`volume ${disk.name}: only persistentVolumeClaim, hostDisk and emptyDisk volumes are run by the libvirt driver`);
