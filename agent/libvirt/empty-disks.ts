@@ -15,6 +15,14 @@ export const DEFAULT_EMPTY_DISK_DIR = '/var/lib/libvirt/live-migration-empty-dis
 
 const notFound = (error: unknown) => error instanceof VirshError && /not found|no storage (pool|vol)|failed to get (pool|vol)/i.test(error.libvirtMessage);
 
+/** Our volume names in `virsh -q vol-list` (no header under -q; tolerated when there). */
+export function parseVolumeNames(table: string): string[] {
+  return table
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/)[0] ?? '')
+    .filter((name) => name.endsWith('.qcow2') && name.includes('_'));
+}
+
 export class EmptyDiskPool {
   private ready: Promise<void> | undefined;
   private orphansSeen = new Set<string>();
@@ -62,12 +70,7 @@ export class EmptyDiskPool {
   private async volumes(): Promise<string[]> {
     await this.ensure();
     await virsh(this.uri, ['pool-refresh', EMPTY_DISK_POOL]);
-    const table = await virsh(this.uri, ['vol-list', '--pool', EMPTY_DISK_POOL]);
-    return table
-      .split('\n')
-      .slice(2)
-      .map((line) => line.trim().split(/\s+/)[0] ?? '')
-      .filter((name) => name.endsWith('.qcow2') && name.includes('_'));
+    return parseVolumeNames(await virsh(this.uri, ['vol-list', '--pool', EMPTY_DISK_POOL]));
   }
 
   private async delete(name: string): Promise<void> {

@@ -12,11 +12,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
+import { EMPTY_DISK_POOL as POOL, parseVolumeNames } from '../../agent/libvirt/empty-disks.js';
 import { findLeftovers, guestImage, libvirtAgentArgs, startTestHosts, virsh, type TestHost, type TestHosts } from '../hosts/index.js';
 import { kubectl } from '../setup/environment.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
 
-const POOL = 'live-migration-empty-disks';
 const log = (message: string) => process.stderr.write(`[libvirt-vm-disks] ${message}\n`);
 let hosts: TestHosts | undefined;
 let system: TestSystem | undefined;
@@ -120,7 +120,7 @@ async function qemuIo(on: TestHost, vmi: string, command: string): Promise<strin
   }, 10_000, 100);
 }
 
-const volumes = async (on: TestHost) => (await virsh(on, ['vol-list', '--pool', POOL])).split('\n').slice(2).map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
+const volumes = async (on: TestHost) => parseVolumeNames(await virsh(on, ['vol-list', '--pool', POOL]));
 
 describe('VMI disks on libvirt', () => {
   it('an emptyDisk: BlockMigration, migrated with its data copied to the target, the source copy deleted', async () => {
