@@ -48,6 +48,8 @@ export type LibvirtSettings = Pick<
   consoleDir?: string;
   /** The same directory as the agent reads it, when libvirtd runs in another mount namespace. */
   consoleReadDir?: string;
+  /** emptyDisk images: a libvirt storage pool's directory (default /var/lib/libvirt/live-migration-empty-disks). */
+  emptyDiskDir?: string;
 };
 export type DriverFactory = (context: DriverContext) => MigrationDriver;
 
@@ -64,14 +66,17 @@ export type DriverName = keyof typeof DRIVER_FACTORIES;
 /** The drivers that run VMs (the VM lifecycle); a driver without an entry only migrates. */
 export const VM_HOST_FACTORIES: Partial<Record<DriverName, (context: DriverContext) => VmHost>> = {
   simulation: () => new SimulatedVmHost(),
-  libvirt: ({ libvirt }) => {
+  libvirt: ({ nodeName, libvirt, logger }) => {
     if (!libvirt) throw new Error('the libvirt driver needs its settings');
     return new LibvirtVmHost({
+      node: nodeName,
+      ...(logger ? { log: logger } : {}),
       uri: libvirt.uri,
       domainType: libvirt.domainType ?? 'kvm',
       consoleDir: libvirt.consoleDir ?? '/var/log/libvirt/qemu',
       ...(libvirt.consoleReadDir ? { consoleReadDir: libvirt.consoleReadDir } : {}),
       stateDir: libvirt.stateDir,
+      ...(libvirt.emptyDiskDir ? { emptyDiskDir: libvirt.emptyDiskDir } : {}),
     });
   },
 };

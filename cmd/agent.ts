@@ -81,6 +81,13 @@ const values = parseFlags({
     },
     'domain-type': { type: 'string', value: 'TYPE', env: 'AGENT_DOMAIN_TYPE', default: 'kvm', help: libvirtOnly('domains the agent starts: kvm, or qemu (TCG, no /dev/kvm)') },
     'console-dir': { type: 'string', value: 'DIR', env: 'AGENT_CONSOLE_DIR', default: '/var/log/libvirt/qemu', help: libvirtOnly("where libvirtd writes guests' serial consoles") },
+    'empty-disk-dir': {
+      type: 'string',
+      value: 'DIR',
+      env: 'AGENT_EMPTY_DISK_DIR',
+      default: '/var/lib/libvirt/live-migration-empty-disks',
+      help: libvirtOnly('emptyDisk images: the directory of a libvirt storage pool the agent creates, the same path on every node (a BlockMigration creates the disk there on the target)'),
+    },
     'console-read-dir': { type: 'string', value: 'DIR', env: 'AGENT_CONSOLE_READ_DIR', help: libvirtOnly('--console-dir as this agent reads it (libvirtd in another mount namespace); default the same') },
     'state-dir': {
       type: 'string',
@@ -167,6 +174,7 @@ const libvirt =
         stateDir: values['state-dir'] ?? env.AGENT_STATE_DIR ?? `/var/lib/live-migration/agent-${nodes[0] ?? 'node'}`,
         domainType: domainType(values['domain-type'] ?? env.AGENT_DOMAIN_TYPE ?? 'kvm'),
         consoleDir: values['console-dir'] ?? env.AGENT_CONSOLE_DIR ?? '/var/log/libvirt/qemu',
+        emptyDiskDir: values['empty-disk-dir'] ?? env.AGENT_EMPTY_DISK_DIR ?? '/var/lib/libvirt/live-migration-empty-disks',
         ...((values['console-read-dir'] ?? env.AGENT_CONSOLE_READ_DIR) ? { consoleReadDir: values['console-read-dir'] ?? env.AGENT_CONSOLE_READ_DIR } : {}),
       }
     : undefined;

@@ -13,7 +13,8 @@ did=0
 # --- Debian packages -------------------------------------------------------------------------------
 # Monolithic libvirtd (bookworm has no modular virtqemud) with only its QEMU driver; NOT
 # libvirt-daemon-system, whose service units, default network and users a test host does not want.
-packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 busybox-static
+# qemu-utils: libvirt creates qcow2 volumes (emptyDisk) with qemu-img.
+packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils busybox-static
   iproute2 util-linux procps gzip xz-utils tcpdump)
 missing=()
 for p in "${packages[@]}"; do

@@ -7,20 +7,22 @@
 // Failed with libvirt's reason; "shut off (migrated)" (the instant before --undefinesource) →
 // Running (the guest runs on, elsewhere); defined and never started ("shut off (unknown)") → not
 // a VM yet, so start() boots it (one start: a domain that ever ran is never started again).
-// Shutdown: ACPI (`virsh shutdown`), `virsh destroy` once the grace period is over, then undefine.
-import { mkdirSync, openSync, closeSync, ftruncateSync, existsSync, writeFileSync, rmSync, statSync, readSync } from 'node:fs';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+// Shutdown: ACPI (`virsh shutdown`), `virsh destroy` at the deadline, then undefine. The deadline
+// (shutdown-deadline.ts) is recorded in `<stateDir>/shutdowns/<domain>` before the guest is asked,
+// so an agent killed mid-grace and restarted destroys the guest at the original instant.
+import { mkdirSync, openSync, closeSync, ftruncateSync, existsSync, readFileSync, writeFileSync, renameSync, rmSync, statSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseQuantity } from '../../api/quantity.js';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { CONSOLE_MAX_BYTES, type VmHost, type VmInfo } from '../vms/vm-host.js';
-import { describe as describeState, readDomainState } from './libvirt-common.js';
+import { shutdownStep } from '../vms/shutdown-deadline.js';
+import type { PvcDisks } from '../vms/pvc-volumes.js';
+import { DEFAULT_EMPTY_DISK_DIR, EmptyDiskPool } from './empty-disks.js';
+import { describe as describeState, readDomainState, silentLog, type DriverLog } from './libvirt-common.js';
 import { classifyLibvirtError, type DomainState } from './parse.js';
 import { virsh, VirshError } from './virsh.js';
 import { parseVmiUid, VMI_METADATA_URI, vmDomainName, vmDomainXml, type DomainDisk } from './vm-domain-xml.js';
 
-const run = promisify(execFile);
 
 export interface LibvirtVmHostOptions {
   uri: string;
@@ -30,9 +32,14 @@ export interface LibvirtVmHostOptions {
   consoleDir: string;
   /** The same directory as this agent reads it (libvirtd may see another mount namespace); default consoleDir. */
   consoleReadDir?: string;
-  /** Domain XML and emptyDisk images (`empty-disks/<domain>/<volume>.qcow2`). */
+  /** Domain XML and shutdown deadlines. */
   stateDir: string;
+  /** emptyDisk images: a libvirt storage pool's directory, the same path on every node (empty-disks.ts). */
+  emptyDiskDir?: string;
   resyncMs?: number;
+  /** For log lines only. */
+  node?: string;
+  log?: DriverLog;
 }
 
 const keyOf = (domain: string): string => {
@@ -55,15 +62,17 @@ function vmState(state: DomainState): Pick<VmInfo, 'state' | 'reason'> | undefin
 export class LibvirtVmHost implements VmHost {
   readonly adoptsReportedVms = false;
   readonly resyncMs: number;
-  /** Domain → when to destroy it if the guest has not shut down. Lost on restart: the grace starts again. */
-  private readonly deadlines = new Map<string, number>();
+  private readonly emptyDisks: EmptyDiskPool;
 
   constructor(private readonly options: LibvirtVmHostOptions) {
     this.resyncMs = options.resyncMs ?? 5_000;
+    this.emptyDisks = new EmptyDiskPool(options.uri, options.emptyDiskDir ?? DEFAULT_EMPTY_DISK_DIR);
   }
 
   async list(): Promise<VmInfo[]> {
     const names = (await virsh(this.options.uri, ['list', '--all', '--name'])).split('\n').map((l) => l.trim()).filter(Boolean);
+    // The pool exists before any migration may need it here; disks of VMs that left are deleted.
+    await this.emptyDisks.collect(new Set(names)).catch((error: unknown) => (this.options.log ?? silentLog).warn({ node: this.options.node, err: String(error) }, 'emptyDisk pool not usable'));
     const infos = await Promise.all(names.filter((n) => n.includes('_')).map((n) => this.get(keyOf(n))));
     return infos.filter((i): i is VmInfo => i !== undefined);
   }
@@ -77,11 +86,12 @@ export class LibvirtVmHost implements VmHost {
     return mapped ? { key, uid, ...mapped } : undefined;
   }
 
-  async start(vmi: VirtualMachineInstance): Promise<void> {
+  async start(vmi: VirtualMachineInstance, pvcDisks: PvcDisks = {}): Promise<void> {
     const domain = vmDomainName(vmi);
     const state = await readDomainState(this.options.uri, domain);
     if (state === undefined) {
-      const disks = await this.prepareDisks(vmi, domain);
+      this.forgetDeadline(domain); // of an earlier VMI of this name, if an agent died before undefining
+      const disks = await this.prepareDisks(vmi, domain, pvcDisks);
       const xml = vmDomainXml(vmi, { domainType: this.options.domainType, consoleFile: join(this.options.consoleDir, `${domain}-console.log`), disks });
       const file = join(this.options.stateDir, 'domains', `${domain}.xml`);
       mkdirSync(dirname(file), { recursive: true });
@@ -115,31 +125,40 @@ export class LibvirtVmHost implements VmHost {
     throw new Error('libvirt VMs are rediscovered from their domains, never adopted from a VMI');
   }
 
-  async shutdown(key: string, graceSeconds: number): Promise<'gone' | 'stopping'> {
+  async shutdown(key: string, deadlineMs: number): Promise<'gone' | 'stopping'> {
     const domain = domainOf(key);
     const state = await readDomainState(this.options.uri, domain);
     if (state === undefined) {
-      this.deadlines.delete(domain);
+      this.forgetDeadline(domain);
       return 'gone';
     }
     if (state.state === 'shut off' || state.state === 'crashed') {
       await this.undefine(domain);
       return 'gone';
     }
-    const deadline = this.deadlines.get(domain);
-    if (deadline === undefined) {
-      this.deadlines.set(domain, Date.now() + graceSeconds * 1000);
-      // ACPI; a guest that ignores it is destroyed once the grace is over.
-      if (graceSeconds > 0) await virsh(this.options.uri, ['shutdown', domain]).catch(() => undefined);
+    const step = shutdownStep(this.recordedDeadline(domain), deadlineMs, Date.now());
+    const log = this.options.log ?? silentLog;
+    const fields = { node: this.options.node, domain, deadline: new Date(step.deadlineMs).toISOString() };
+    if (step.record) this.recordDeadline(domain, step.deadlineMs);
+    // ACPI; a guest that ignores it is destroyed at the deadline.
+    if (step.requestGuestShutdown) {
+      log.info(fields, 'guest asked to shut down (ACPI); destroyed at the deadline if it has not');
+      await virsh(this.options.uri, ['shutdown', domain]).catch(() => undefined);
     }
-    if (graceSeconds === 0 || Date.now() >= (this.deadlines.get(domain) ?? 0)) await this.destroy(domain);
+    if (step.destroy) {
+      log.info(fields, 'shutdown deadline reached: destroying the domain');
+      await this.destroy(domain);
+    }
     return 'stopping';
   }
 
   async release(key: string): Promise<void> {
     const domain = domainOf(key);
     const state = await readDomainState(this.options.uri, domain);
-    if (state === undefined) return;
+    if (state === undefined) {
+      await this.emptyDisks.removeOf(domain); // it left with --undefinesource: its copied disks stay here
+      return;
+    }
     if (state.state !== 'shut off') await this.destroy(domain);
     await this.undefine(domain);
   }
@@ -170,12 +189,38 @@ export class LibvirtVmHost implements VmHost {
     } catch (error) {
       if (!(error instanceof VirshError && classifyLibvirtError(error.libvirtMessage) === 'domain-not-found')) throw error;
     }
-    this.deadlines.delete(domain);
-    rmSync(join(this.options.stateDir, 'empty-disks', domain), { recursive: true, force: true });
+    this.forgetDeadline(domain);
+    await this.emptyDisks.removeOf(domain);
   }
 
-  /** hostDisk (DiskOrCreate: a sparse raw file) and emptyDisk (a qcow2 of its capacity) as domain disks. */
-  private async prepareDisks(vmi: VirtualMachineInstance, domain: string): Promise<DomainDisk[]> {
+  private deadlineFile(domain: string): string {
+    return join(this.options.stateDir, 'shutdowns', domain);
+  }
+
+  private recordedDeadline(domain: string): number | undefined {
+    const file = this.deadlineFile(domain);
+    if (!existsSync(file)) return undefined;
+    const ms = Date.parse(readFileSync(file, 'utf8').trim());
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+
+  /** Written whole (rename), so a kill mid-write leaves the old deadline or the new one. */
+  private recordDeadline(domain: string, deadlineMs: number): void {
+    const file = this.deadlineFile(domain);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, `${new Date(deadlineMs).toISOString()}\n`);
+    renameSync(`${file}.tmp`, file);
+  }
+
+  private forgetDeadline(domain: string): void {
+    rmSync(this.deadlineFile(domain), { force: true });
+  }
+
+  /**
+   * hostDisk (DiskOrCreate: a sparse raw file), a PVC's disk.img (created sparse at the claim's size
+   * when absent, as KubeVirt does) and emptyDisk (a qcow2 of its capacity) as domain disks.
+   */
+  private async prepareDisks(vmi: VirtualMachineInstance, domain: string, pvcDisks: PvcDisks): Promise<DomainDisk[]> {
     const volumes = vmi.spec?.volumes ?? [];
     const devices = (vmi.spec?.domain as { devices?: { disks?: Array<{ name: string; disk?: { bus?: string }; bootOrder?: number }> } } | undefined)?.devices;
     const disks = [...(devices?.disks ?? [])].sort((x, y) => (x.bootOrder ?? Number.MAX_SAFE_INTEGER) - (y.bootOrder ?? Number.MAX_SAFE_INTEGER));
@@ -185,23 +230,32 @@ export class LibvirtVmHost implements VmHost {
       const bus = disk.disk?.bus === 'sata' ? 'sata' : 'virtio';
       const hostDisk = volume?.hostDisk as { path?: string; type?: string; capacity?: string } | undefined;
       const emptyDisk = volume?.emptyDisk as { capacity?: string } | undefined;
+      const pvc = pvcDisks[disk.name];
       if (hostDisk?.path) {
-        if (hostDisk.type === 'DiskOrCreate' && !existsSync(hostDisk.path)) {
-          mkdirSync(dirname(hostDisk.path), { recursive: true });
-          const fd = openSync(hostDisk.path, 'w');
-          ftruncateSync(fd, Math.floor(parseQuantity(hostDisk.capacity ?? '0') / 2 ** 20) * 2 ** 20);
-          closeSync(fd);
-        }
+        if (hostDisk.type === 'DiskOrCreate') createSparse(hostDisk.path, hostDisk.capacity);
         out.push({ name: disk.name, file: hostDisk.path, format: 'raw', bus });
+      } else if (pvc) {
+        createSparse(pvc.file, pvc.capacity);
+        out.push({ name: disk.name, file: pvc.file, format: 'raw', bus });
       } else if (emptyDisk) {
-        const file = join(this.options.stateDir, 'empty-disks', domain, `${disk.name}.qcow2`);
-        mkdirSync(dirname(file), { recursive: true });
-        if (!existsSync(file)) await run('qemu-img', ['create', '-q', '-f', 'qcow2', file, String(parseQuantity(emptyDisk.capacity ?? '0'))]);
+        const file = await this.emptyDisks.create(domain, disk.name, parseQuantity(emptyDisk.capacity ?? '0'));
         out.push({ name: disk.name, file, format: 'qcow2', bus });
       } else {
-        throw new Error(`volume ${disk.name}: only hostDisk and emptyDisk volumes are run by the libvirt driver yet`);
+        throw new Error(`volume ${disk.name}: only persistentVolumeClaim, hostDisk and emptyDisk volumes are run by the libvirt driver`);
       }
     }
     return out;
+  }
+}
+
+/** A raw disk of `capacity` (whole MiB, sparse) at `file` unless one is there. */
+function createSparse(file: string, capacity: string | undefined): void {
+  if (existsSync(file)) return;
+  mkdirSync(dirname(file), { recursive: true });
+  const fd = openSync(file, 'w');
+  try {
+    ftruncateSync(fd, Math.floor(parseQuantity(capacity ?? '0') / 2 ** 20) * 2 ** 20);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -39,7 +39,9 @@ describe('the agent decides per VMI', () => {
     const crashed: VmInfo = { ...running, state: 'Failed', reason: 'crashed (panicked)' };
     expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a' }), off, false)).toEqual({ kind: 'report', phase: 'Succeeded' });
     expect(decideVm('a', vmi({ phase: 'Running', nodeName: 'a' }), crashed, false)).toEqual({ kind: 'report', phase: 'Failed', reason: 'crashed (panicked)' });
-    expect(decideVm('a', vmi({ phase: 'Succeeded', nodeName: 'a' }), off, false)).toEqual({ kind: 'none' });
+    // Once the final phase is written (the cache has it), the stopped VM goes: no domain stays defined.
+    expect(decideVm('a', vmi({ phase: 'Succeeded', nodeName: 'a' }), off, false)).toEqual({ kind: 'release' });
+    expect(decideVm('a', vmi({ phase: 'Failed', nodeName: 'a' }, withFinalizer), crashed, false)).toEqual({ kind: 'release' });
     expect(decideVm('a', vmi({ phase: 'Succeeded', nodeName: 'a' }), undefined, true)).toEqual({ kind: 'none' });
     expect(decideVm('a', vmi({ phase: 'Failed', nodeName: 'a' }), running, true)).toEqual({ kind: 'shutdown' });
   });

@@ -12,7 +12,8 @@
 //   deleting it stops its VM as an orphan.
 // - A VMI annotated `live-migration.io/placement: external` is run by someone else: no action.
 // - Phases written: Running (with Ready=True) once the VM runs; Succeeded or Failed (with the
-//   reason) when it stops on its own. A final phase is never left.
+//   reason) when it stops on its own, and once that is in the cache the stopped VM is released
+//   (libvirt: undefined). A final phase is never left.
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { FINAL_VMI_PHASES } from '../../api/schemas/vmi.js';
 import { EXTERNAL_PLACEMENT, PLACEMENT_ANNOTATION, VM_FINALIZER } from '../../api/vmi-status.js';
@@ -65,7 +66,8 @@ export function decideVm(node: string, vmi: VirtualMachineInstance | undefined, 
     if (vm) return { kind: 'release' };
     return hasFinalizer(vmi) ? { kind: 'remove-finalizer' } : NONE;
   }
-  if (final) return vm?.state === 'Running' ? { kind: 'shutdown' } : NONE;
+  // Reported final: a stopped domain is undefined (nothing of it stays on the node but its console log).
+  if (final) return vm?.state === 'Running' ? { kind: 'shutdown' } : vm ? { kind: 'release' } : NONE;
   if (!vm) {
     if (isOutgoing(vmi, node)) return NONE;
     if (phase === 'Running') return adoptsReportedVms ? { kind: 'adopt' } : { kind: 'report', phase: 'Failed', reason: `the VM is gone from node ${node}` };

@@ -9,11 +9,13 @@ import { VMI_PLURAL, isConflict, isNotFound, type KubevirtClient } from '../../k
 import { decideVm, type VmAction } from './decide.js';
 import type { VmActionCounter } from './vm-metrics.js';
 import type { VmHost } from './vm-host.js';
-import { vmPhasePatch } from './vm-status.js';
+import { vmNotSynchronizedPatch, vmPhasePatch } from './vm-status.js';
+import type { PvcVolumeResolver } from './pvc-volumes.js';
+import { shutdownDeadlineMs } from './shutdown-deadline.js';
 
 const RETRY_MS = 1_000;
-/** KubeVirt's default terminationGracePeriodSeconds. */
-export const DEFAULT_GRACE_SECONDS = 30;
+/** A VMI whose volumes are not there yet (a PVC not bound …) is looked at again this often. */
+const VOLUMES_RETRY_MS = 5_000;
 
 export interface VmControllerLog {
   info(object: Record<string, unknown>, message: string): void;
@@ -27,6 +29,8 @@ export interface VmControllerOptions {
   host: VmHost;
   vmiFor(key: string): VirtualMachineInstance | undefined;
   client: VmiWriter;
+  /** persistentVolumeClaim volumes → node paths; without it such a VMI is refused. */
+  pvcVolumes?: PvcVolumeResolver;
   log: VmControllerLog;
   actions?: VmActionCounter;
 }
@@ -34,11 +38,6 @@ export interface VmControllerOptions {
 function splitKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
-export function graceSecondsOf(vmi: VirtualMachineInstance | undefined): number {
-  const raw = vmi?.spec?.terminationGracePeriodSeconds;
-  return typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 ? raw : DEFAULT_GRACE_SECONDS;
 }
 
 export class VmController {
@@ -119,11 +118,19 @@ export class VmController {
         case 'remove-finalizer':
           await client.setFinalizers(VMI_PLURAL, vmi!.metadata, (vmi!.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER));
           return undefined;
-        case 'start':
-          await host.start(vmi!);
+        case 'start': {
+          const volumes = this.options.pvcVolumes ? await this.options.pvcVolumes(vmi!) : { ok: true as const, disks: {} };
+          if (!volumes.ok) {
+            this.options.log.warn({ node, vmi: key, reason: volumes.reason }, volumes.message);
+            const patch = vmNotSynchronizedPatch(vmi!, volumes.reason, volumes.message, new Date().toISOString());
+            if (patch) await client.patchStatus(VMI_PLURAL, vmi!.metadata, patch);
+            return VOLUMES_RETRY_MS;
+          }
+          await host.start(vmi!, volumes.disks);
           this.vmKeys.add(key);
           this.enqueue(key); // report it Running
           return undefined;
+        }
         case 'adopt':
           await host.adopt(vmi!);
           this.vmKeys.add(key);
@@ -135,10 +142,10 @@ export class VmController {
           // The cache may lag a VMI created moments ago: only a live read may say it is gone.
           const { namespace, name } = splitKey(key);
           if (!vmi && (await client.exists(VMI_PLURAL, namespace, name))) return RETRY_MS;
-          return this.shutdown(key, graceSecondsOf(vmi));
+          return this.shutdown(key, shutdownDeadlineMs(vmi, Date.now()));
         }
         case 'shutdown':
-          return this.shutdown(key, graceSecondsOf(vmi));
+          return this.shutdown(key, shutdownDeadlineMs(vmi, Date.now()));
         case 'release':
           await host.release(key);
           this.vmKeys.delete(key);
@@ -151,9 +158,10 @@ export class VmController {
     }
   }
 
-  private async shutdown(key: string, graceSeconds: number): Promise<number | undefined> {
-    const outcome = await this.options.host.shutdown(key, graceSeconds);
-    if (outcome === 'stopping') return RETRY_MS;
+  private async shutdown(key: string, deadlineMs: number): Promise<number | undefined> {
+    const outcome = await this.options.host.shutdown(key, deadlineMs);
+    // Looked at again each second, and at the deadline itself when it comes sooner.
+    if (outcome === 'stopping') return Math.max(100, Math.min(RETRY_MS, deadlineMs - Date.now()));
     this.vmKeys.delete(key);
     this.enqueue(key);
     return undefined;

@@ -11,7 +11,9 @@ import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import type { InformerLogger } from '../../kube/informer.js';
 import { vmiInformer } from '../../kube/informers.js';
 import { KubevirtClient } from '../../kube/kubevirt-client.js';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { VmController, type VmControllerLog } from './vm-controller.js';
+import { pvcVolumeResolver } from './pvc-volumes.js';
 import type { VmHost } from './vm-host.js';
 import type { VmActionCounter } from './vm-metrics.js';
 
@@ -36,6 +38,7 @@ export class VmLifecycle {
       { onEvent: (_event, vmi) => this.route(vmi) },
     );
     const client = new KubevirtClient(options.kubeConfig, 'live-migration-agent');
+    const pvcVolumes = pvcVolumeResolver(options.kubeConfig.makeApiClient(CoreV1Api));
     for (const { node, host } of options.hosts) {
       this.controllers.set(
         node,
@@ -43,6 +46,7 @@ export class VmLifecycle {
           node,
           host,
           client,
+          pvcVolumes,
           log: options.log,
           vmiFor: (key) => {
             const slash = key.indexOf('/');

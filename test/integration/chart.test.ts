@@ -566,6 +566,10 @@ describe('a release on the local API server', () => {
       ['agent', ['patch', 'virtualmachineinstances.kubevirt.io', '--subresource=status', '-n', vmNs], 'yes'],
       ['agent', ['watch', 'virtualmachineinstances.kubevirt.io', '-A'], 'yes'],
       ['agent', ['delete', 'virtualmachineinstances.kubevirt.io', '-n', vmNs], 'no'],
+      ['agent', ['get', 'persistentvolumeclaims', '-n', vmNs], 'yes'],
+      ['agent', ['get', 'persistentvolumes'], 'yes'],
+      ['agent', ['list', 'persistentvolumeclaims', '-A'], 'no'],
+      ['agent', ['delete', 'persistentvolumes'], 'no'],
       ['agent', ['get', 'secrets', '-n', releaseNs], 'no'],
       ['agent', ['create', 'leases.coordination.k8s.io', '-n', vmNs], 'no'],
     ];

@@ -5,6 +5,8 @@
 #   lm.dirty=1     then keep rewriting that buffer in place, so migration must chase dirty pages
 #   lm.pattern=W   fill with the word W repeated instead of random data (a known pattern, for tests
 #                  that look for guest memory in the traffic between hosts)
+#   lm.poweroff_after=N  power the guest off (ACPI, so not with acpi=off) after heartbeat N: a guest
+#                  that stops on its own. The guest never acts on an ACPI shutdown request (no acpid).
 # It prints "lm-heartbeat <seq> uptime=<s>" every second on ttyS0 whatever else it does: the sequence
 # keeps counting across a live migration, and a reboot would restart it at 1.
 /bin/busybox --install -s /bin
@@ -15,11 +17,13 @@ mount -t tmpfs -o size=95% tmpfs /mnt
 fill=0
 dirty=0
 pattern=
+poweroff_after=0
 for arg in $(cat /proc/cmdline); do
   case $arg in
     lm.fill_mib=*) fill=${arg#lm.fill_mib=} ;;
     lm.dirty=*) dirty=${arg#lm.dirty=} ;;
     lm.pattern=*) pattern=${arg#lm.pattern=} ;;
+    lm.poweroff_after=*) poweroff_after=${arg#lm.poweroff_after=} ;;
   esac
 done
 seconds_up() { cut -d' ' -f1 /proc/uptime; }
@@ -56,5 +60,6 @@ seq=0
 while true; do
   seq=$((seq + 1))
   echo "lm-heartbeat $seq uptime=$(seconds_up)"
+  if [ "$seq" = "$poweroff_after" ]; then echo "lm-poweroff"; poweroff -f; fi
   sleep 1
 done
