@@ -15,7 +15,8 @@
 //   tls-reload.ts.)
 //   spawned and tracked, never awaited: the call answers at once. Bandwidth: bytes/s rounded down
 //   to whole MiB/s (libvirt's unit; never above the cap), at least 1; 0 = no --bandwidth
-//   (unlimited). `--copy-storage-all` when the domain has file or block disks (BlockMigration).
+//   (unlimited). `--copy-storage-all` when the domain has file or block disks that are not
+//   `<shareable/>` (BlockMigration).
 //   maxDowntimeMs → `migrate-setmaxdowntime`: tried before the start (QEMU keeps its downtime-limit
 //   parameter) and set again once the first sample sees the job running, as KubeVirt does (virsh
 //   9.0's `migrate` has no downtime option; the command is documented for a domain being migrated).
@@ -62,6 +63,7 @@ import {
   JOB_OPERATION_MIGRATION_OUT,
   parseJobStats,
   parseLocalDisks,
+  parseShareableTargets,
   toProgressSample,
   type DomainState,
 } from './parse.js';
@@ -219,7 +221,10 @@ export class LibvirtDriver implements MigrationDriver {
     if (request.disableTLS !== true) args.push('--tls');
     if (request.bandwidthBytesPerSecond > 0) args.push('--bandwidth', String(Math.max(1, Math.floor(request.bandwidthBytesPerSecond / MIB))));
     if (request.allowAutoConverge) args.push('--auto-converge');
-    const disks = parseLocalDisks(await virsh(this.options.uri, ['domblklist', '--details', domain]));
+    // Shareable disks (a ReadWriteMany claim) are on storage both nodes see: copying one would write
+    // it onto itself. libvirt skips them under --copy-storage-all; without a local disk, no copy.
+    const shared = parseShareableTargets(await virsh(this.options.uri, ['dumpxml', domain]));
+    const disks = parseLocalDisks(await virsh(this.options.uri, ['domblklist', '--details', domain])).filter((d) => !shared.has(d.target));
     if (disks.length > 0) args.push('--copy-storage-all');
     args.push(domain, destinationUri);
     if (request.maxDowntimeMs !== undefined) {

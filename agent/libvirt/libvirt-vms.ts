@@ -236,7 +236,7 @@ export class LibvirtVmHost implements VmHost {
         out.push({ name: disk.name, file: hostDisk.path, format: 'raw', bus });
       } else if (pvc) {
         createSparse(pvc.file, pvc.capacity);
-        out.push({ name: disk.name, file: pvc.file, format: 'raw', bus });
+        out.push({ name: disk.name, file: pvc.file, format: 'raw', bus, shared: pvc.shared });
       } else if (emptyDisk) {
         const file = await this.emptyDisks.create(domain, disk.name, parseQuantity(emptyDisk.capacity ?? '0'));
         out.push({ name: disk.name, file, format: 'qcow2', bus });

@@ -1,7 +1,7 @@
 // Parsing of virsh output, on outputs captured from this project's test hosts (libvirt 9.0.0,
 // QEMU 7.2, Debian 12): a 192 MiB guest migrating at --bandwidth 8, and libvirt's error messages.
 import { describe, expect, it } from '@jest/globals';
-import { classifyLibvirtError, parseDomainState, parseJobStats, parseLocalDisks, ParseError, toProgressSample } from './parse.js';
+import { classifyLibvirtError, parseDomainState, parseJobStats, parseLocalDisks, parseShareableTargets, ParseError, toProgressSample } from './parse.js';
 import { libvirtMessage } from './virsh.js';
 
 // `virsh -q domjobinfo --rawstats ns_vm` 1.5 s into `migrate --live --p2p --bandwidth 8`.
@@ -136,5 +136,24 @@ describe('libvirt error messages', () => {
     ['internal error: unable to execute QEMU command', 'other'],
   ])('%s → %s', (message, kind) => {
     expect(classifyLibvirtError(message)).toBe(kind);
+  });
+});
+
+describe('parseShareableTargets', () => {
+  it('names the target of every shareable disk and no other', () => {
+    const xml = `<domain><devices>
+      <disk type='file' device='disk'><driver name='qemu' type='raw' cache='none'/><source file='/pv/shared/disk.img'/><target dev='vda' bus='virtio'/><shareable/></disk>
+      <disk type='file' device='disk'>
+        <source file='/var/lib/empty/x.qcow2'/>
+        <target dev='vdb' bus='virtio'/>
+      </disk>
+      <disk type='file' device='disk'>
+        <source file='/pv/other/disk.img'/>
+        <target dev='sda' bus='sata'/>
+        <shareable/>
+      </disk>
+    </devices></domain>`;
+    expect([...parseShareableTargets(xml)].sort()).toEqual(['sda', 'vda']);
+    expect(parseShareableTargets('<domain><devices></devices></domain>').size).toBe(0);
   });
 });

@@ -131,6 +131,17 @@ export function parseLocalDisks(text: string): Array<{ type: string; target: str
   return disks;
 }
 
+/** The target devices of a domain's `<shareable/>` disks (`virsh dumpxml`): on shared storage, never copied. */
+export function parseShareableTargets(xml: string): Set<string> {
+  const targets = new Set<string>();
+  for (const [block] of xml.matchAll(/<disk\b[\s\S]*?<\/disk>/g)) {
+    if (!/<shareable\s*\/>/.test(block)) continue;
+    const dev = /<target\b[^>]*\bdev=['"]([^'"]+)['"]/.exec(block)?.[1];
+    if (dev) targets.add(dev);
+  }
+  return targets;
+}
+
 /** What a libvirt error message means to the driver. */
 export type LibvirtErrorKind =
   | 'domain-not-found'

@@ -31,13 +31,14 @@ describe('the domain of a VMI', () => {
       consoleFile: '/c',
       disks: [
         { name: 'root', file: '/d/root.img', format: 'raw', bus: 'virtio' },
-        { name: 'data', file: '/d/data.img', format: 'raw', bus: 'sata' },
+        { name: 'data', file: '/d/data.img', format: 'raw', bus: 'sata', shared: true },
         { name: 'scratch', file: '/d/s.qcow2', format: 'qcow2', bus: 'virtio' },
       ],
     });
     expect(xml).toContain("<boot dev='hd'/>");
     expect(xml).toContain("<target dev='vda' bus='virtio'/><alias name='ua-root'/>");
-    expect(xml).toContain("<target dev='sda' bus='sata'/><alias name='ua-data'/>");
+    expect(xml).toContain("<target dev='sda' bus='sata'/><alias name='ua-data'/><shareable/></disk>");
+    expect(xml).toContain("<alias name='ua-root'/></disk>");
     expect(xml).toContain("<driver name='qemu' type='qcow2' cache='none'/><source file='/d/s.qcow2'/><target dev='vdb' bus='virtio'/>");
     expect(xml).toContain("<cpu mode='host-model'>");
   });

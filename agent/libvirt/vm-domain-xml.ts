@@ -24,6 +24,8 @@ export interface DomainDisk {
   file: string;
   format: 'raw' | 'qcow2';
   bus: 'virtio' | 'sata';
+  /** On storage every node sees (a ReadWriteMany claim): `<shareable/>`, never copied by a migration. */
+  shared?: boolean;
 }
 
 export interface VmDomainOptions {
@@ -73,7 +75,7 @@ export function vmDomainXml(vmi: VirtualMachineInstance, options: VmDomainOption
   let sata = 0;
   const disks = options.disks.map((d) => {
     const dev = d.bus === 'virtio' ? `vd${String.fromCharCode(97 + virtio++)}` : `sd${String.fromCharCode(97 + sata++)}`;
-    return `<disk type='file' device='disk'><driver name='qemu' type='${d.format}' cache='none'/><source file='${escapeXml(d.file)}'/><target dev='${dev}' bus='${d.bus}'/><alias name='ua-${escapeXml(d.name)}'/></disk>`;
+    return `<disk type='file' device='disk'><driver name='qemu' type='${d.format}' cache='none'/><source file='${escapeXml(d.file)}'/><target dev='${dev}' bus='${d.bus}'/><alias name='ua-${escapeXml(d.name)}'/>${d.shared ? '<shareable/>' : ''}</disk>`;
   });
   const console = escapeXml(options.consoleFile);
   return `<domain type='${options.domainType}'>

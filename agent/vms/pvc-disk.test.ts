@@ -11,8 +11,13 @@ const pv = (spec: V1PersistentVolume['spec']): V1PersistentVolume => ({ metadata
 
 describe('pvcDisk', () => {
   it('a hostPath or local PV: <path>/disk.img (KubeVirt’s convention), with the claim’s capacity', () => {
-    expect(pvcDisk('root', 'ns', 'data', bound(), pv({ hostPath: { path: '/srv/pv-1/' } }))).toEqual({ ok: true, file: '/srv/pv-1/disk.img', capacity: '2Gi' });
-    expect(pvcDisk('root', 'ns', 'data', bound(), pv({ local: { path: '/mnt/disks/a' } }))).toEqual({ ok: true, file: '/mnt/disks/a/disk.img', capacity: '2Gi' });
+    expect(pvcDisk('root', 'ns', 'data', bound(), pv({ hostPath: { path: '/srv/pv-1/' } }))).toEqual({ ok: true, file: '/srv/pv-1/disk.img', capacity: '2Gi', shared: false });
+    expect(pvcDisk('root', 'ns', 'data', bound(), pv({ local: { path: '/mnt/disks/a' } }))).toEqual({ ok: true, file: '/mnt/disks/a/disk.img', capacity: '2Gi', shared: false });
+  });
+
+  it('a ReadWriteMany claim is shared storage (never copied by a migration); ReadWriteOnce is not', () => {
+    expect(pvcDisk('root', 'ns', 'data', bound({ accessModes: ['ReadWriteMany'] }), pv({ hostPath: { path: '/srv/pv-1' } }))).toMatchObject({ ok: true, shared: true });
+    expect(pvcDisk('root', 'ns', 'data', bound({ accessModes: ['ReadWriteOnce'] }), pv({ hostPath: { path: '/srv/pv-1' } }))).toMatchObject({ ok: true, shared: false });
   });
 
   it('refuses, naming the claim and the reason: missing, unbound, its PV missing', () => {

@@ -2,7 +2,9 @@
 // filesystem PVC, `<the volume's directory>/disk.img` (raw), for a PV bound to a node path
 // (`hostPath` or `local`). Anything else is refused with a reason the VMI's condition carries:
 // the claim missing or not bound yet (the agent looks again later), a block-mode claim, a PV of
-// another kind (NFS, CSI …: not mounted by this agent).
+// another kind (NFS, CSI …: not mounted by this agent). A ReadWriteMany claim is shared storage: its
+// disk is marked shareable, so a migration never copies it onto itself (only a VMI whose claims are
+// all ReadWriteMany is live-migratable, as in KubeVirt).
 import type { V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 
 export const DISK_IMAGE = 'disk.img';
@@ -10,7 +12,7 @@ export const DISK_IMAGE = 'disk.img';
 export type PvcDiskFailure = 'PvcNotFound' | 'PvcNotBound' | 'PvNotFound' | 'PvcNotFilesystem' | 'PvNotNodePath';
 
 export type PvcDisk =
-  | { ok: true; file: string; /** The claim's size, for a disk.img not there yet (KubeVirt creates it). */ capacity?: string }
+  | { ok: true; file: string; /** The claim's size, for a disk.img not there yet (KubeVirt creates it). */ capacity?: string; /** ReadWriteMany: on storage every node sees. */ shared: boolean }
   | { ok: false; reason: PvcDiskFailure; message: string };
 
 const fail = (reason: PvcDiskFailure, message: string): PvcDisk => ({ ok: false, reason, message });
@@ -27,5 +29,6 @@ export function pvcDisk(volume: string, namespace: string, claimName: string, pv
   const dir = pv.spec?.hostPath?.path ?? pv.spec?.local?.path;
   if (!dir || !dir.startsWith('/')) return fail('PvNotNodePath', `${claim}: PersistentVolume ${pvName} is not a node path (hostPath or local); only those are supported`);
   const capacity = pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage;
-  return { ok: true, file: `${dir.replace(/\/+$/, '')}/${DISK_IMAGE}`, ...(capacity ? { capacity } : {}) };
+  const shared = pvc.spec?.accessModes?.includes('ReadWriteMany') ?? false;
+  return { ok: true, file: `${dir.replace(/\/+$/, '')}/${DISK_IMAGE}`, ...(capacity ? { capacity } : {}), shared };
 }

@@ -6,7 +6,7 @@ import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { pvcDisk, type PvcDiskFailure } from './pvc-disk.js';
 
 /** Volume name → its disk on this node. */
-export type PvcDisks = Record<string, { file: string; capacity?: string }>;
+export type PvcDisks = Record<string, { file: string; capacity?: string; shared: boolean }>;
 
 export type PvcVolumes = { ok: true; disks: PvcDisks } | { ok: false; reason: PvcDiskFailure; message: string };
 
@@ -33,7 +33,7 @@ export function pvcVolumeResolver(core: CoreV1Api): PvcVolumeResolver {
       const pv: V1PersistentVolume | undefined = pvName ? await orUndefined(core.readPersistentVolume({ name: pvName })) : undefined;
       const disk = pvcDisk(volume.name, namespace, claimName, pvc, pv);
       if (!disk.ok) return disk;
-      disks[volume.name] = { file: disk.file, ...(disk.capacity ? { capacity: disk.capacity } : {}) };
+      disks[volume.name] = { file: disk.file, ...(disk.capacity ? { capacity: disk.capacity } : {}), shared: disk.shared };
     }
     return { ok: true, disks };
   };
