@@ -7,7 +7,8 @@
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CertificatesV1Api, CoreV1Api, Watch, type KubeConfig, type V1CertificateSigningRequest } from '@kubernetes/client-node';
+import { CertificatesV1Api, CoreV1Api, type KubeConfig, type V1CertificateSigningRequest } from '@kubernetes/client-node';
+import { DefensiveInformer, type ObjectList, type ObjectWithMeta } from '../../kube/informer.js';
 import { buildCsr } from '../../common/pkcs10.js';
 import { NODE_MIGRATION_SIGNER } from '../node-identity.js';
 import { renewAtMs, renewalReason, splitIssued, wantedNames, type WantedNames } from './certificate-plan.js';
@@ -127,44 +128,34 @@ export class MigrationCertificates {
     log.info({ node: nodeName, csr: name, dir, validTo: this.cert.validTo, renewAt: new Date(this.renewAt).toISOString() }, 'migration certificate written');
   }
 
-  /** The CSR's outcome: read, then watched from that version until it is signed, denied or failed. */
+  /** The CSR's outcome, from an informer on that one CSR (list, then watch; relisted on any error). */
   private async waitFor(name: string): Promise<Outcome> {
-    const deadline = Date.now() + (this.options.requestTimeoutMs ?? 300_000);
-    const watch = new Watch(this.options.kubeConfig);
-    while (!this.stopped && Date.now() < deadline) {
-      const csr = await this.certificates.readCertificateSigningRequest({ name });
-      const now = outcomeOf(csr);
-      if (now) return now;
-      // Ends with the outcome, at the deadline, or when the watch closes (then read again); a watch
-      // that fails (e.g. forbidden) fails this request, retried by the caller.
-      const seen = await new Promise<Outcome | Error | undefined>((resolve) => {
-        let request: { abort(): void } | undefined;
-        const finish = (value: Outcome | Error | undefined) => {
-          clearTimeout(timeout);
-          this.abortWait = undefined;
-          request?.abort();
-          resolve(value);
-        };
-        const timeout = setTimeout(() => finish(undefined), Math.max(0, deadline - Date.now()));
-        this.abortWait = () => finish(undefined);
-        watch
-          .watch(
-            '/apis/certificates.k8s.io/v1/certificatesigningrequests',
-            { fieldSelector: `metadata.name=${name}`, resourceVersion: csr.metadata?.resourceVersion ?? '' },
-            (_type, object: V1CertificateSigningRequest) => {
-              const outcome = outcomeOf(object);
-              if (outcome) finish(outcome);
-            },
-            (error: unknown) => finish(error ? new Error(`watching CertificateSigningRequest ${name}: ${(error as Error).message ?? String(error)}`) : undefined),
-          )
-          .then(
-            (controller) => (request = controller),
-            (error: unknown) => finish(new Error(`watching CertificateSigningRequest ${name}: ${(error as Error).message}`)),
-          );
-      });
-      if (seen instanceof Error) throw seen;
+    const fieldSelector = `metadata.name=${name}`;
+    let settle: (outcome: Outcome | undefined) => void = () => undefined;
+    const settled = new Promise<Outcome | undefined>((resolve) => (settle = resolve));
+    const informer = new DefensiveInformer<V1CertificateSigningRequest & ObjectWithMeta>({
+      name: `certificatesigningrequest ${name}`,
+      kubeConfig: this.options.kubeConfig,
+      path: '/apis/certificates.k8s.io/v1/certificatesigningrequests',
+      fieldSelector,
+      list: () => this.certificates.listCertificateSigningRequest({ fieldSelector }) as Promise<ObjectList<V1CertificateSigningRequest & ObjectWithMeta>>,
+      logger: this.options.log,
+      onEvent: (_event, csr) => {
+        const outcome = outcomeOf(csr);
+        if (outcome) settle(outcome);
+      },
+    });
+    const timeout = setTimeout(() => settle(undefined), this.options.requestTimeoutMs ?? 300_000);
+    this.abortWait = () => settle(undefined);
+    try {
+      void informer.start();
+      const seen = await settled;
       if (seen) return seen;
+      throw new Error(`CertificateSigningRequest ${name} was neither signed nor denied in time (is the reconciler's node signer running?)`);
+    } finally {
+      clearTimeout(timeout);
+      this.abortWait = undefined;
+      await informer.stop();
     }
-    throw new Error(`CertificateSigningRequest ${name} was neither signed nor denied in time (is the reconciler's node signer running?)`);
   }
 }

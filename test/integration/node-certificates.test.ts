@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CertificatesV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1CertificateSigningRequest } from '@kubernetes/client-node';
+import { AuthorizationV1Api, CertificatesV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1CertificateSigningRequest } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { MigrationCertificates } from '../../agent/migration-certificates/migration-certificates.js';
 import { ALL_TLS_NAMES, checkMigrationTls } from '../../agent/libvirt/migration-tls.js';
@@ -168,18 +168,23 @@ describe('node migration certificates', () => {
     expect((await api.readCertificateSigningRequest({ name })).status?.certificate).toBeUndefined();
   });
 
-  it('cannot approve its own request (approval is the signer’s alone)', () => {
-    const user = scope.username;
-    const can = (...args: string[]) => kubectl(['auth', 'can-i', ...args, `--as=${user}`]).stdout.trim();
-    expect(can('create', 'certificatesigningrequests')).toBe('yes');
-    expect(can('update', 'certificatesigningrequests', '--subresource=approval')).toBe('no');
-    expect(can('approve', `signers/${NODE_MIGRATION_SIGNER}`)).toBe('no');
+  it('only the signer may approve and sign, and only for this signer (RBAC, asked of the API server)', async () => {
+    const review = admin.makeApiClient(AuthorizationV1Api);
+    const allowed = async (user: string, verb: string, resource: string, name?: string, subresource?: string) =>
+      (await review.createSubjectAccessReview({
+        body: { spec: { user, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'], resourceAttributes: { group: 'certificates.k8s.io', resource, verb, ...(name ? { name } : {}), ...(subresource ? { subresource } : {}) } } },
+      })).status?.allowed ?? false;
+    const agent = scope.username;
     const signer = `system:serviceaccount:${ns}:live-migration-node-signer`;
-    const signerCan = (...args: string[]) => kubectl(['auth', 'can-i', ...args, `--as=${signer}`]).stdout.trim();
-    expect(signerCan('approve', `signers/${NODE_MIGRATION_SIGNER}`)).toBe('yes');
-    expect(signerCan('approve', 'signers/kubernetes.io/kube-apiserver-client')).toBe('no');
-    expect(signerCan('sign', 'signers/kubernetes.io/kubelet-serving')).toBe('no');
-    expect(signerCan('get', 'secrets', '-n', ns)).toBe('no');
+    expect(await allowed(agent, 'create', 'certificatesigningrequests')).toBe(true);
+    expect(await allowed(agent, 'update', 'certificatesigningrequests', undefined, 'approval')).toBe(false);
+    expect(await allowed(agent, 'approve', 'signers', NODE_MIGRATION_SIGNER)).toBe(false);
+    expect(await allowed(signer, 'approve', 'signers', NODE_MIGRATION_SIGNER)).toBe(true);
+    expect(await allowed(signer, 'sign', 'signers', NODE_MIGRATION_SIGNER)).toBe(true);
+    expect(await allowed(signer, 'approve', 'signers', 'kubernetes.io/kube-apiserver-client')).toBe(false);
+    expect(await allowed(signer, 'sign', 'signers', 'kubernetes.io/kubelet-serving')).toBe(false);
+    expect(await allowed(signer, 'create', 'certificatesigningrequests')).toBe(false);
+    expect(kubectl(['auth', 'can-i', 'get', 'secrets', '-n', ns, `--as=${signer}`]).stdout.trim()).toBe('no');
   });
 
   it('renews before expiry: a new key and certificate replace the files while the old one is still valid', async () => {
