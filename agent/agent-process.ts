@@ -25,6 +25,7 @@ import type { VmHost } from './vms/vm-host.js';
 import { VmLifecycle } from './vms/vm-lifecycle.js';
 import { createVmMetrics } from './vms/vm-metrics.js';
 import { consoleRoute } from './vms/console-route.js';
+import { MigrationCertificates } from './migration-certificates/migration-certificates.js';
 
 /** What a driver is made from; one driver per hosted node. */
 export interface DriverContext {
@@ -118,6 +119,8 @@ export interface AgentProcessOptions {
   watchNamespace?: string;
   /** Memory each hosted node offers to guests (a quantity), for placement. */
   guestMemory?: string;
+  /** Issue and renew the node's migration TLS files in `dir` through the CSR API (needs kubeConfig). */
+  migrationTlsFromCsr?: { dir: string };
 }
 
 export interface HostedNode {
@@ -165,9 +168,11 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
   const servers: RunningAgentServer[] = [];
   let draining = false;
   let lifecycle: VmLifecycle | undefined;
+  const migrationCertificates: MigrationCertificates[] = [];
 
   const stopAll = async (graceMs: number): Promise<void> => {
     draining = true;
+    for (const certificates of migrationCertificates) certificates.stop();
     for (const app of apps) app.setDraining();
     await lifecycle?.stop();
     // Leases first: the reconciler stops choosing these nodes while in-flight calls finish.
@@ -216,6 +221,21 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<R
   } catch (error) {
     await stopAll(0);
     throw error;
+  }
+
+  // The migration certificate is requested now and installed when signed; libvirt's TLS reload picks
+  // the files up (a migration before that fails with the reason, and is retried).
+  if (options.migrationTlsFromCsr && options.kubeConfig) {
+    for (const { nodeName } of nodes) {
+      const certificates = new MigrationCertificates({
+        kubeConfig: typeof options.kubeConfig === 'function' ? options.kubeConfig(nodeName) : options.kubeConfig,
+        nodeName,
+        dir: options.migrationTlsFromCsr.dir,
+        log: logger.child({ part: 'migration-certificates' }),
+      });
+      certificates.start();
+      migrationCertificates.push(certificates);
+    }
   }
 
   // The VM lifecycle before registration: once placement may choose these nodes, their agent

@@ -47,3 +47,17 @@ export function agentDialTarget(nodeName: string, node: NodeAddresses | undefine
   if (!ips.includes(host)) return refuse(`is not on an address of the Node (status.addresses: ${ips.join(', ') || 'none'})`);
   return { ok: true, url: `https://${url.hostname}:${port}` };
 }
+
+/**
+ * The Kubernetes CSR signer of nodes' migration certificates (libvirt/QEMU TLS between nodes): the
+ * agent requests, the reconciler approves only a request of node N's agent for N's own names, and signs.
+ */
+export const NODE_MIGRATION_SIGNER = 'live-migration.io/node-migration';
+
+/** The addresses a node's migration certificate may name: the Node's InternalIP and ExternalIP entries. */
+export function migrationCertificateIps(node: NodeAddresses | undefined): string[] {
+  return (node?.status?.addresses ?? [])
+    .filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP')
+    .map((a) => a.address ?? '')
+    .filter((a) => isIP(a) !== 0);
+}

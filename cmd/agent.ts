@@ -72,6 +72,11 @@ const values = parseFlags({
       default: '/etc/pki/live-migration',
       help: libvirtOnly("this node's migration TLS files: ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem, and libvirt's cacert.pem, clientcert.pem, clientkey.pem as symlinks (same path for libvirtd and QEMU)"),
     },
+    'migration-tls-from-csr': {
+      type: 'boolean',
+      env: 'AGENT_MIGRATION_TLS_FROM_CSR',
+      help: "issue and renew the --migration-tls-dir files through the CSR API (signer live-migration.io/node-migration, the reconciler's): writes that dir",
+    },
     'libvirt-admin-uri': {
       type: 'string',
       value: 'URI',
@@ -202,6 +207,10 @@ if (!values['no-register']) {
   kubeConfig = kubeconfigPath?.includes(NODE_PLACEHOLDER) ? (node: string) => load(kubeconfigPath.split(NODE_PLACEHOLDER).join(node)) : load(kubeconfigPath);
 }
 
+const migrationTlsFromCsr = values['migration-tls-from-csr'] === true || env.AGENT_MIGRATION_TLS_FROM_CSR === 'true';
+if (migrationTlsFromCsr && !libvirt) fail('--migration-tls-from-csr is for the libvirt driver (it writes --migration-tls-dir)');
+if (migrationTlsFromCsr && !kubeConfig) fail('--migration-tls-from-csr needs the API server (not --no-register)');
+
 const agent = await startAgentProcess({
   driver: driverName,
   nodes,
@@ -221,6 +230,7 @@ const agent = await startAgentProcess({
   version: packageVersion(),
   logger,
   ...(libvirt ? { libvirt } : {}),
+  ...(migrationTlsFromCsr && libvirt ? { migrationTlsFromCsr: { dir: libvirt.migrationTlsDir } } : {}),
   ...(watchNamespace ? { watchNamespace } : {}),
   ...(guestMemory ? { guestMemory } : {}),
 }).catch((error: unknown) => fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`));

@@ -24,6 +24,21 @@ const values = parseFlags({
     },
     'agent-client-cert-file': { type: 'string', value: 'FILE', env: 'AGENT_CLIENT_CERT_FILE', help: 'client certificate for mutual TLS to the agents', required: true },
     'agent-client-key-file': { type: 'string', value: 'FILE', env: 'AGENT_CLIENT_KEY_FILE', help: 'its private key', required: true },
+    'node-signer-ca-cert': {
+      type: 'string',
+      value: 'FILE',
+      env: 'NODE_SIGNER_CA_CERT_FILE',
+      help: 'CA certificate of the node migration signer (live-migration.io/node-migration CSRs); with --node-signer-ca-key it runs',
+    },
+    'node-signer-ca-key': { type: 'string', value: 'FILE', env: 'NODE_SIGNER_CA_KEY_FILE', help: 'its private key' },
+    'node-signer-agent-user': {
+      type: 'string',
+      value: 'USER',
+      env: 'NODE_SIGNER_AGENT_USER',
+      default: 'system:serviceaccount:<namespace>:live-migration-agent',
+      help: "the agents' ServiceAccount user, the only requester the signer approves",
+    },
+    'node-certificate-max-seconds': { type: 'string', value: 'S', env: 'NODE_CERTIFICATE_MAX_SECONDS', default: '604800', help: 'longest lifetime of a node migration certificate (7 days)' },
     'health-port': { type: 'string', value: 'PORT', env: 'HEALTH_PORT', default: '8081', help: '/healthz, /readyz, /metrics' },
     identity: { type: 'string', value: 'ID', default: 'hostname-pid', help: 'leader-election identity' },
     workers: { type: 'string', value: 'N', default: '4', help: 'concurrent reconciles' },
@@ -65,9 +80,26 @@ function boolean(name: string, value: string | undefined): boolean {
   process.exit(2);
 }
 
+const namespace = values.namespace ?? env.POD_NAMESPACE ?? 'live-migration';
+const signerCert = values['node-signer-ca-cert'] ?? env.NODE_SIGNER_CA_CERT_FILE;
+const signerKey = values['node-signer-ca-key'] ?? env.NODE_SIGNER_CA_KEY_FILE;
+if (Boolean(signerCert) !== Boolean(signerKey)) {
+  logger.fatal({}, '--node-signer-ca-cert and --node-signer-ca-key go together');
+  process.exit(2);
+}
+const nodeSigner =
+  signerCert && signerKey
+    ? {
+        caCertFile: signerCert,
+        caKeyFile: signerKey,
+        agentUsername: values['node-signer-agent-user'] ?? env.NODE_SIGNER_AGENT_USER ?? `system:serviceaccount:${namespace}:live-migration-agent`,
+        maxLifetimeSeconds: integer('node-certificate-max-seconds', values['node-certificate-max-seconds'] ?? env.NODE_CERTIFICATE_MAX_SECONDS, 604800) ?? 604800,
+      }
+    : undefined;
+
 const reconciler = await startReconciler({
   kubeconfig: values.kubeconfig ?? env.KUBECONFIG,
-  namespace: values.namespace ?? env.POD_NAMESPACE ?? 'live-migration',
+  namespace,
   watchNamespace: values['watch-namespace'] ?? env.WATCH_NAMESPACE,
   configLocation: {
     namespace: values['config-namespace'] ?? env.CONFIG_NAMESPACE ?? DEFAULT_CONFIG_LOCATION.namespace,
@@ -86,6 +118,7 @@ const reconciler = await startReconciler({
   retryPeriodMs: integer('retry-period-ms', values['retry-period-ms'], undefined),
   evacuateOnCordon: boolean('evacuate-on-cordon', values['evacuate-on-cordon'] ?? env.EVACUATE_ON_CORDON),
   evacuationBackoffBaseMs: integer('evacuation-backoff-base-ms', values['evacuation-backoff-base-ms'] ?? env.EVACUATION_BACKOFF_BASE_MS, undefined),
+  ...(nodeSigner ? { nodeSigner } : {}),
   logger,
 });
 logger.info({ healthPort: reconciler.healthPort }, 'reconciler started');

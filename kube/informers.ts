@@ -1,6 +1,6 @@
 // Defensive informers for the kinds the controllers read, so each controller says what it
 // watches in one line.
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1ConfigMap, type V1Lease, type V1Namespace, type V1Node, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { CertificatesV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1CertificateSigningRequest, type V1ConfigMap, type V1Lease, type V1Namespace, type V1Node, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { POLICY_GROUP, POLICY_PLURAL, POLICY_VERSION, type MigrationPolicy } from '../api/schemas/migration-policy.js';
 import type { ClusterConfigLocation } from '../api/cluster-config.js';
 import { GROUP, STORAGE_VERSION } from '../api/crds.js';
@@ -108,6 +108,23 @@ export function leaseInformer(context: InformerContext, namespace: string, extra
     name: `leases in ${namespace}`,
     path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
     list: () => coordination.listNamespacedLease({ namespace, ...pick(extra) }) as Promise<ObjectList<V1Lease & ObjectWithMeta>>,
+  });
+}
+
+/** CertificateSigningRequests of one signer (spec.signerName is a field selector of CSRs). */
+export function csrInformer(context: InformerContext, signerName: string, extra: Extra<V1CertificateSigningRequest & ObjectWithMeta> = {}) {
+  const certificates = context.kubeConfig.makeApiClient(CertificatesV1Api);
+  const fieldSelector = `spec.signerName=${signerName}`;
+  return new DefensiveInformer<V1CertificateSigningRequest & ObjectWithMeta>({
+    ...context,
+    ...extra,
+    fieldSelector,
+    name: `certificatesigningrequests of ${signerName}`,
+    path: '/apis/certificates.k8s.io/v1/certificatesigningrequests',
+    list: () =>
+      listAllPages(
+        (continueToken) => certificates.listCertificateSigningRequest({ fieldSelector, limit: PAGE, _continue: continueToken }) as Promise<ObjectList<V1CertificateSigningRequest & ObjectWithMeta>>,
+      ),
   });
 }
 

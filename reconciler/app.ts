@@ -21,6 +21,7 @@ import { LeaderElector } from './leader-election/leader-elector.js';
 import { registerConfigInForceGauge } from '../common/config-in-force-metric.js';
 import { createReconcilerMetrics } from './metrics.js';
 import { WorkQueue } from './queue/work-queue.js';
+import { NodeCertificateSigner, type NodeSignerOptions } from './node-certificates/node-certificate-signer.js';
 
 export interface ReconcilerOptions {
   kubeconfig?: string;
@@ -43,6 +44,8 @@ export interface ReconcilerOptions {
   evacuateOnCordon?: boolean;
   /** Base of the evacuation retry backoff (KubeVirt's 20 s by default; tests shorten it). */
   evacuationBackoffBaseMs?: number;
+  /** The node migration signer (CSRs of live-migration.io/node-migration); off when absent. */
+  nodeSigner?: Pick<NodeSignerOptions, 'agentUsername' | 'caCertFile' | 'caKeyFile' | 'maxLifetimeSeconds'>;
 }
 
 export interface RunningReconciler {
@@ -153,6 +156,11 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     log: logger.child({ controller: 'evacuation' }),
   });
   const placement = new PlacementController(vmis, nodes, agents, client, placementQueue, () => leading);
+  const signerQueue = new WorkQueue();
+  const signer = options.nodeSigner
+    ? new NodeCertificateSigner({ ...options.nodeSigner, kubeConfig, nodes, queue: signerQueue, isLeader: () => leading, log: logger.child({ controller: 'node-certificates' }) })
+    : undefined;
+  if (signer) metrics.watchQueue('node-certificates', signerQueue);
 
   const workers = options.workers ?? 4;
   const runners = [
@@ -161,6 +169,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     new ControllerRunner('placement', placementQueue, placement.reconcile, { workers: 1, logger, observer: metrics.runner }),
     new ControllerRunner('vmi-migratability', vmiQueue, (key) => (leading ? migratability.reconcile(key) : Promise.resolve()), { workers: 2, logger, observer: metrics.runner }),
     new ControllerRunner('evacuation', evacuationQueue, evacuation.reconcile, { workers: 2, logger, observer: metrics.runner }),
+    ...(signer ? [new ControllerRunner('node-certificates', signerQueue, signer.reconcile, { workers: 1, logger, observer: metrics.runner })] : []),
   ];
 
   // Built before anything starts: it refuses timings that could let two replicas lead at once.
@@ -174,7 +183,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     retryPeriodMs: options.retryPeriodMs,
     log: logger.child({ part: 'leader-election' }),
   });
-  const informers: Array<{ start(): Promise<void>; stop(): Promise<void>; hasSynced(): boolean }> = [vmims, vmis, nodes, pvcs, leases, configMaps, migrationPolicies, namespaces];
+  const informers: Array<{ start(): Promise<void>; stop(): Promise<void>; hasSynced(): boolean }> = [vmims, vmis, nodes, pvcs, leases, configMaps, migrationPolicies, namespaces, ...(signer ? [signer.csrs] : [])];
   const health = await listenHealth(options, metrics.registry, () => informers.every((i) => i.hasSynced()));
   await Promise.all(informers.map((i) => i.start()));
   logger.info({ identity }, 'caches synced');
@@ -187,6 +196,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
       for (const vmi of vmis.list()) vmiQueue.add(`${vmi.metadata.namespace}/${vmi.metadata.name}`);
       evacuation.enqueueAll();
       placement.onClusterEvent();
+      signer?.enqueueAll();
     },
     onStoppedLeading: () => {
       // Another replica may act now: stop writing at once. Every write checks isLeader first, and

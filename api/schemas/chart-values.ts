@@ -120,8 +120,11 @@ export function chartValuesSchema(): Schema {
             type: 'string',
             pattern: '^/[A-Za-z0-9._/-]*$',
             description:
-              'Host directory of the node\'s migration TLS files (ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem, and libvirt\'s cacert.pem, clientcert.pem, clientkey.pem as symlinks), mounted read-only at the same path; libvirtd and QEMU on the node read the same files.',
+              'Host directory of the node\'s migration TLS files (ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem, and libvirt\'s cacert.pem, clientcert.pem, clientkey.pem as symlinks), mounted at the same path (writable with migrationTlsFromCsr, else read-only); libvirtd and QEMU on the node read the same files.',
           },
+          migrationTlsFromCsr: boolean(
+            "The agent issues and renews those files itself through the CSR API (signer live-migration.io/node-migration, run by the reconciler with the chart's node migration CA); false: the operator places them on each node.",
+          ),
           nodes: {
             type: 'array',
             description:

@@ -93,13 +93,15 @@ export async function createAgentScope(kubeConfig: KubeConfig, namespace: string
   const clusterName = `${sa}-${namespace}`;
   const subjects = [{ kind: 'ServiceAccount', name: sa, namespace }];
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: sa } } }).catch(ignoreConflict);
-  // As the chart's agent ClusterRole: its Node, the VMIs it runs (their finalizer and status), and
-  // the PVCs and PVs of their persistentVolumeClaim volumes (get only).
+  // As the chart's agent ClusterRole: its Node, the VMIs it runs (their finalizer and status), the
+  // PVCs and PVs of their persistentVolumeClaim volumes (get only), its CSRs.
   const rules = [
     { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'patch'] },
     { apiGroups: ['kubevirt.io'], resources: ['virtualmachineinstances'], verbs: ['get', 'list', 'watch', 'patch'] },
     { apiGroups: ['kubevirt.io'], resources: ['virtualmachineinstances/status'], verbs: ['patch'] },
     { apiGroups: [''], resources: ['persistentvolumeclaims', 'persistentvolumes'], verbs: ['get'] },
+    // Its migration certificate (--migration-tls-from-csr): create a request, watch it until signed.
+    { apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['create', 'get', 'list', 'watch'] },
   ];
   // Replaced when it exists: a local control plane kept from an older version must get today's rules.
   await rbac.createClusterRole({ body: { metadata: { name: clusterName }, rules } }).catch(async (error: unknown) => {

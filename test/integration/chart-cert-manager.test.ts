@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,7 +82,7 @@ afterAll(async () => {
   if (releaseNs) {
     // cert-manager's Secrets are not part of the release (see the chart README).
     kubectl(['delete', 'secret', '-n', releaseNs, '-l', 'controller.cert-manager.io/fao=true', '--ignore-not-found']);
-    kubectl(['delete', 'secret', '-n', releaseNs, `${fullname}-ca`, `${fullname}-webhook-tls`, `${fullname}-agent-${AGENT_NODE}-tls`, `${fullname}-reconciler-tls`, '--ignore-not-found']);
+    kubectl(['delete', 'secret', '-n', releaseNs, `${fullname}-ca`, `${fullname}-webhook-tls`, `${fullname}-agent-${AGENT_NODE}-tls`, `${fullname}-reconciler-tls`, `${fullname}-node-migration-ca`, '--ignore-not-found']);
     kubectl(['delete', 'certificaterequests', '--all', '-n', releaseNs, '--ignore-not-found']);
   }
   if (workDir) rmSync(workDir, { recursive: true, force: true });
@@ -101,7 +102,7 @@ describe('the chart with cert-manager', () => {
     expect(install.stderr).toBe('');
     installed = true;
 
-    for (const certificate of ['ca', 'webhook', `agent-${AGENT_NODE}`, 'reconciler-client']) {
+    for (const certificate of ['ca', 'webhook', `agent-${AGENT_NODE}`, 'reconciler-client', 'node-migration-ca']) {
       await eventually(`Certificate ${fullname}-${certificate} Ready (logs in ${workDir})`, async () =>
         jsonpath(['get', 'certificate', `${fullname}-${certificate}`, '-n', releaseNs], '{.status.conditions[?(@.type=="Ready")].status}') === 'True' ? true : undefined,
       60_000, 500);
@@ -112,6 +113,10 @@ describe('the chart with cert-manager', () => {
     for (const secret of ['webhook-tls', `agent-${AGENT_NODE}-tls`, 'reconciler-tls']) {
       expect(jsonpath(['get', 'secret', `${fullname}-${secret}`, '-n', releaseNs], '{.data.ca\\.crt}')).toBe(ca);
     }
+    // The nodes' migration CA (the reconciler's signer signs with it) is a CA of its own.
+    const nodeCa = new X509Certificate(readFileSync(secretFile(`${fullname}-node-migration-ca`, 'tls.crt')));
+    expect(nodeCa.ca).toBe(true);
+    expect(jsonpath(['get', 'secret', `${fullname}-node-migration-ca`, '-n', releaseNs], '{.data.tls\\.crt}')).not.toBe(ca);
     const reconcilerSubject = execFileSync('openssl', ['x509', '-noout', '-subject', '-in', secretFile(`${fullname}-reconciler-tls`, 'tls.crt')], { encoding: 'utf8' });
     expect(reconcilerSubject).toContain('CN = live-migration-reconciler');
     // The agent's certificate names its node and nothing else: the identity the reconciler checks.

@@ -25,6 +25,7 @@ import { createRunningVmi, eventually, getMigration, getVmi, type TestSystem } f
 import { expectVmiAgrees } from '../setup/order-of-truth.js';
 import { waitDecidersOnVersion } from '../setup/config-in-force.js';
 import { AGENT_SCOPE_VALIDATIONS, AGENT_SCOPE_VARIABLES } from '../../hack/system/agent-scope.js';
+import { NODE_SIGNER_RULES } from '../../hack/system/node-signer.js';
 
 const control = readControlPlaneState();
 const workDir = mkdtempSync(join(tmpdir(), 'live-migration-chart-'));
@@ -197,11 +198,12 @@ describe('helm lint and template', () => {
     expect(hostPaths).toEqual([
       { path: '/var/run/libvirt/libvirt-sock', type: 'Socket' },
       { path: '/var/run/libvirt/libvirt-admin-sock', type: 'Socket' },
-      { path: '/etc/pki/live-migration', type: 'Directory' },
+      { path: '/etc/pki/live-migration', type: 'DirectoryOrCreate' },
     ]);
-    // The TLS dir at the host's own path (libvirtd and QEMU read the path the agent names), read only.
-    expect(agent.containers[0].volumeMounts).toContainEqual({ name: 'migration-tls', mountPath: '/etc/pki/live-migration', readOnly: true });
-    expect(agent.containers[0].args).toEqual(expect.arrayContaining(['--migration-tls-dir=/etc/pki/live-migration', '--libvirt-port=16514', '--libvirt-admin-uri=libvirtd:///system']));
+    // The TLS dir at the host's own path (libvirtd and QEMU read the path the agent names), written
+    // by the agent only because it issues its migration certificate through the CSR API.
+    expect(agent.containers[0].volumeMounts).toContainEqual({ name: 'migration-tls', mountPath: '/etc/pki/live-migration', readOnly: false });
+    expect(agent.containers[0].args).toEqual(expect.arrayContaining(['--migration-tls-dir=/etc/pki/live-migration', '--migration-tls-from-csr', '--libvirt-port=16514', '--libvirt-admin-uri=libvirtd:///system']));
     // Its node's certificate only, on that node only.
     expect(agent.volumes.find((v: { name: string }) => v.name === 'tls')).toEqual({ name: 'tls', secret: { secretName: 'lm-live-migration-agent-node-a-tls' } });
     expect(agent.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms).toEqual([{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-a'] }] }]);
@@ -221,6 +223,28 @@ describe('helm lint and template', () => {
     for (const role of objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')) {
       expect(JSON.stringify(role.rules)).not.toContain('*');
     }
+  });
+
+  it("runs the node migration signer in the reconciler with the local system's rules, and lets agents only request", () => {
+    const objects = rendered(['--set', 'agent.nodes={node-a}']);
+    const rules = (name: string) => objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === name)?.rules as unknown[];
+    const certificateRules = (list: unknown[]) => list.filter((r) => JSON.stringify(r).includes('certificates.k8s.io'));
+    expect(certificateRules(rules('lm-system-lm-live-migration-reconciler'))).toEqual(certificateRules(NODE_SIGNER_RULES));
+    expect(certificateRules(rules('lm-system-lm-live-migration-agent'))).toEqual([{ apiGroups: ['certificates.k8s.io'], resources: ['certificatesigningrequests'], verbs: ['create', 'get', 'list', 'watch'] }]);
+    const reconciler = (objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'lm-live-migration-reconciler')?.spec as { template: { spec: any } }).template.spec;
+    expect(reconciler.containers[0].args).toEqual(expect.arrayContaining([
+      '--node-signer-ca-cert=/etc/live-migration/node-signer/tls.crt',
+      '--node-signer-ca-key=/etc/live-migration/node-signer/tls.key',
+      '--node-signer-agent-user=system:serviceaccount:lm-system:lm-live-migration-agent',
+    ]));
+    expect(reconciler.volumes).toContainEqual({ name: 'node-signer', secret: { secretName: 'lm-live-migration-node-migration-ca', items: [{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }] } });
+    // Off: the operator places the files; the dir is read only and nobody handles CSRs.
+    const off = rendered(['--set', 'agent.nodes={node-a}', '--set', 'agent.migrationTlsFromCsr=false']);
+    expect(JSON.stringify(off.filter((o) => o.kind === 'ClusterRole'))).not.toContain('certificates.k8s.io');
+    const agent = (off.find((o) => o.kind === 'DaemonSet')?.spec as { template: { spec: any } }).template.spec;
+    expect(agent.containers[0].volumeMounts).toContainEqual({ name: 'migration-tls', mountPath: '/etc/pki/live-migration', readOnly: true });
+    expect(agent.containers[0].args).not.toContain('--migration-tls-from-csr');
+    expect(off.some((o) => o.metadata.name === 'lm-live-migration-node-migration-ca')).toBe(false);
   });
 
   it('lets only the API server reach the webhook port and only the reconciler the agent API port (NetworkPolicies)', () => {
@@ -416,7 +440,7 @@ describe('a release on the local API server', () => {
       'ConfigMap', 'DaemonSet', 'DaemonSet', 'Deployment', 'Deployment', 'MutatingWebhookConfiguration',
       'NetworkPolicy', 'NetworkPolicy', 'NetworkPolicy', 'PodDisruptionBudget', 'PodDisruptionBudget',
       'Role', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'RoleBinding',
-      'Secret', 'Secret', 'Secret', 'Secret', 'Secret', 'Service', 'Service', 'Service',
+      'Secret', 'Secret', 'Secret', 'Secret', 'Secret', 'Secret', 'Service', 'Service', 'Service',
       'ServiceAccount', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration',
     ]);
     // Each agent node's own certificate, naming it.
