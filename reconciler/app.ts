@@ -152,7 +152,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     backoffBaseMs: options.evacuationBackoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
     log: logger.child({ controller: 'evacuation' }),
   });
-  const placement = new PlacementController(vmis, nodes, agents, client, placementQueue, () => leading);
+  const placement = new PlacementController(vmis, nodes, agents, client, placementQueue, () => leading, () => clusterConfig().migrations.nodeDrainTaintKey);
 
   const workers = options.workers ?? 4;
   const runners = [
