@@ -79,7 +79,7 @@ export const vmiSpecSchema: JsonSchema = {
         type: 'object',
         properties: {
           key: { type: 'string', maxLength: 316 },
-          operator: { type: 'string', enum: ['Exists', 'Equal'], description: 'Equal (the default) also compares value; Exists matches any value (and, with no key, any taint).' },
+          operator: { type: 'string', enum: ['', 'Exists', 'Equal'], description: 'Equal (the default, also when empty) also compares value; Exists matches any value (and, with no key, any taint).' },
           value: { type: 'string', maxLength: 63 },
           effect: { type: 'string', enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'], description: 'Empty matches every effect.' },
           tolerationSeconds: { type: 'integer', format: 'int64' },
