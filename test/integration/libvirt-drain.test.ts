@@ -41,7 +41,7 @@ beforeAll(async () => {
   system = await startTestSystem('ldr', {
     nodes: 2,
     nodeNames: ['a', 'b'],
-    nodeLabels: () => ({ 'live-migration.io/simulated': 'false' }),
+    nodeLabels: (i) => ({ 'live-migration.io/simulated': 'false', 'test.live-migration.io/host': i === 0 ? 'a' : 'b' }),
     // Evacuations go through admission as in a cluster (the reconciler's account sets spec.priority).
     webhook: true,
     agents: vmAgents.agents,
@@ -63,8 +63,17 @@ describe('draining a host with guests running', () => {
     const [nodeA, nodeB] = sys().nodes as [string, string];
     const image = guestImage();
 
-    // B carries the drain taint: placement puts every new VMI on A, none on the draining node.
+    // B carries the drain taint: placement puts every new VMI on A, none on the draining node. A
+    // VMI that may only run on B waits, saying why (and shows the reconciler has seen the taint).
     await taintForDrain(sys(), nodeB);
+    const probe = guestVmi('only-b', { namespace: sys().ns, image, spec: { nodeSelector: { 'test.live-migration.io/host': 'b' } } });
+    expect(kubectl(['apply', '-f', '-'], JSON.stringify(probe)).code).toBe(0);
+    const waiting = await eventually('only-b Unschedulable', async () => {
+      const v = await getVmi(sys(), 'only-b');
+      return v.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    }, 30_000, 200);
+    expect(waiting.message).toBe('0/2 nodes are available: 1 node being drained, 1 node lacks label test.live-migration.io/host=b.');
+    expect(kubectl(['delete', 'vmi', 'only-b', '-n', sys().ns]).code).toBe(0);
     for (const name of GUESTS) {
       const manifest = guestVmi(name, { namespace: sys().ns, image, spec: { evictionStrategy: 'LiveMigrate' } });
       expect(kubectl(['apply', '-f', '-'], JSON.stringify(manifest)).code).toBe(0);
