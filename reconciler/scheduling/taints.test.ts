@@ -20,10 +20,20 @@ describe('taints and tolerations (Kubernetes rules)', () => {
     expect(tolerates({ operator: 'Bogus', key: 'gpu' }, gpu)).toBe(false);
   });
 
-  it('only NoSchedule and NoExecute repel; the cordon taint is left to the cordon rule', () => {
-    const taints: NodeTaint[] = [gpu, { key: 'soft', effect: 'PreferNoSchedule' }, { key: 'evict', effect: 'NoExecute' }, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }];
+  it('only NoSchedule and NoExecute repel; the cordon and readiness taints are left to those rules', () => {
+    const taints: NodeTaint[] = [
+      gpu,
+      { key: 'soft', effect: 'PreferNoSchedule' },
+      { key: 'evict', effect: 'NoExecute' },
+      { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' },
+      // Put on every new Node by the API server; only a node lifecycle controller removes it.
+      { key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' },
+      { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' },
+    ];
     expect(untoleratedTaints(taints, []).map((t) => t.key)).toEqual(['gpu', 'evict']);
     expect(untoleratedTaints(taints, [{ key: 'evict', operator: 'Exists' }]).map((t) => t.key)).toEqual(['gpu']);
+    // A pressure taint is a cause of its own: honoured.
+    expect(untoleratedTaints([{ key: 'node.kubernetes.io/memory-pressure', effect: 'NoSchedule' }], []).map((t) => t.key)).toEqual(['node.kubernetes.io/memory-pressure']);
     expect(untoleratedTaints(undefined, [])).toEqual([]);
   });
 

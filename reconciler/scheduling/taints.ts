@@ -6,9 +6,11 @@
 //
 // The drain taint is not judged here: a draining node never receives a VMI, tolerated or not
 // (NodeFacts.draining, reported as "being drained"; nodeFacts leaves that taint out of
-// NodeFacts.taints), since a VMI placed there would be evacuated at once. Likewise the taint
-// Kubernetes adds on cordon (node.kubernetes.io/unschedulable) is left to the "cordoned" rule, so
-// one cause is not reported twice.
+// NodeFacts.taints), since a VMI placed there would be evacuated at once. Likewise the taints
+// Kubernetes derives from what we judge ourselves are left to those rules: unschedulable (the
+// cordon), not-ready and unreachable (Ready and a live agent). The API server puts not-ready on
+// every new Node and only kube-controller-manager's node lifecycle controller takes it off, which a
+// cluster without one (our local system) never does: honoured, it would keep every node empty.
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -27,7 +29,8 @@ export interface Toleration {
 }
 
 const REPELLING_EFFECTS = new Set(['NoSchedule', 'NoExecute']);
-export const CORDON_TAINT_KEY = 'node.kubernetes.io/unschedulable';
+/** Kubernetes' taints for the cordon and the Ready condition: judged from those, not as taints. */
+export const CONDITION_TAINT_KEYS: ReadonlySet<string> = new Set(['node.kubernetes.io/unschedulable', 'node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']);
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -68,9 +71,9 @@ export function tolerates(toleration: Toleration, taint: NodeTaint): boolean {
   return operator === 'Equal' && (toleration.value ?? '') === (taint.value ?? '');
 }
 
-/** NoSchedule/NoExecute taints none of the tolerations tolerates (the cordon taint aside). */
+/** NoSchedule/NoExecute taints none of the tolerations tolerates (the condition taints aside). */
 export function untoleratedTaints(taints: readonly NodeTaint[] | undefined, tolerations: readonly Toleration[]): NodeTaint[] {
-  return (taints ?? []).filter((taint) => REPELLING_EFFECTS.has(taint.effect) && taint.key !== CORDON_TAINT_KEY && !tolerations.some((t) => tolerates(t, taint)));
+  return (taints ?? []).filter((taint) => REPELLING_EFFECTS.has(taint.effect) && !CONDITION_TAINT_KEYS.has(taint.key) && !tolerations.some((t) => tolerates(t, taint)));
 }
 
 /** The scheduler's phrase for a taint: `{key: value}`. */
