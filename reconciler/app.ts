@@ -155,7 +155,7 @@ export async function startReconciler(options: ReconcilerOptions): Promise<Runni
     backoffBaseMs: options.evacuationBackoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
     log: logger.child({ controller: 'evacuation' }),
   });
-  const placement = new PlacementController(vmis, nodes, agents, client, placementQueue, () => leading);
+  const placement = new PlacementController(vmis, nodes, agents, client, placementQueue, () => leading, () => clusterConfig().migrations.nodeDrainTaintKey);
   const signerQueue = new WorkQueue();
   const signer = options.nodeSigner
     ? new NodeCertificateSigner({ ...options.nodeSigner, kubeConfig, nodes, queue: signerQueue, isLeader: () => leading, log: logger.child({ controller: 'node-certificates' }) })

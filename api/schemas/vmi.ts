@@ -71,6 +71,21 @@ export const vmiSpecSchema: JsonSchema = {
       description: 'Labels every node hosting this VMI must have, the migration target included.',
     },
     volumes: { type: 'array', items: volumeSchema },
+    tolerations: {
+      type: 'array',
+      description:
+        "Taints this VMI tolerates, as for a pod: a node's NoSchedule/NoExecute taint keeps the VMI (new or migrating) off it unless tolerated. A node being drained or cordoned receives no VMI whatever it tolerates.",
+      items: {
+        type: 'object',
+        properties: {
+          key: { type: 'string', maxLength: 316 },
+          operator: { type: 'string', enum: ['', 'Exists', 'Equal'], description: 'Equal (the default, also when empty) also compares value; Exists matches any value (and, with no key, any taint).' },
+          value: { type: 'string', maxLength: 63 },
+          effect: { type: 'string', enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'], description: 'Empty matches every effect.' },
+          tolerationSeconds: { type: 'integer', format: 'int64' },
+        },
+      },
+    },
     evictionStrategy: {
       type: 'string',
       enum: [...EVICTION_STRATEGIES],

@@ -42,6 +42,8 @@ export class PlacementController {
     private readonly client: KubevirtClient,
     private readonly queue: KeyQueue,
     private readonly isLeader: () => boolean,
+    /** kubevirt-config migrations.nodeDrainTaintKey: a node carrying it receives no new VMI. */
+    private readonly drainTaintKey: () => string,
   ) {}
 
   onVmiEvent = (event: string, vmi: VirtualMachineInstance): void => {
@@ -90,11 +92,12 @@ export class PlacementController {
       const now = usage.get(entry.node) ?? { usedMemoryBytes: 0, vmiCount: 0 };
       usage.set(entry.node, { usedMemoryBytes: now.usedMemoryBytes + entry.memoryBytes, vmiCount: now.vmiCount + 1 });
     }
+    const drainTaintKey = this.drainTaintKey();
     return this.nodes.list().map((node) => {
       const name = node.metadata?.name ?? '';
       const used = usage.get(name) ?? { usedMemoryBytes: 0, vmiCount: 0 };
       const memory = guestMemoryOf(node);
-      return { ...nodeFacts(node, this.agents.agentFor(name) !== undefined), ...(memory !== undefined ? { guestMemoryBytes: memory } : {}), ...used };
+      return { ...nodeFacts(node, this.agents.agentFor(name) !== undefined, drainTaintKey), ...(memory !== undefined ? { guestMemoryBytes: memory } : {}), ...used };
     });
   }
 }

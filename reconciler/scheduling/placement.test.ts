@@ -36,6 +36,26 @@ describe('placement of a new VMI', () => {
     expect(choosePlacement([...nodes, node('roomy')], { spec: {}, memoryBytes: GI })).toEqual({ ok: true, node: 'roomy' });
   });
 
+  it('never picks a node being drained, even when the VMI tolerates every taint', () => {
+    const nodes = [node('draining', { draining: true }), node('busy', { vmiCount: 3 })];
+    expect(choosePlacement(nodes, { spec: { tolerations: [{ operator: 'Exists' }] }, memoryBytes: GI })).toEqual({ ok: true, node: 'busy' });
+    expect(choosePlacement(nodes.slice(0, 1), { spec: {}, memoryBytes: GI })).toEqual({ ok: false, reason: '0/1 nodes are available: 1 node being drained.' });
+  });
+
+  it('keeps a VMI off NoSchedule/NoExecute taints it does not tolerate, as the scheduler does', () => {
+    const nodes = [
+      node('gpu', { taints: [{ key: 'gpu', value: 'yes', effect: 'NoSchedule' }] }),
+      node('evicting', { taints: [{ key: 'maintenance', effect: 'NoExecute' }] }),
+      node('soft', { vmiCount: 5, taints: [{ key: 'spare', effect: 'PreferNoSchedule' }] }),
+    ];
+    expect(choosePlacement(nodes, { spec: {}, memoryBytes: GI })).toEqual({ ok: true, node: 'soft' });
+    expect(choosePlacement(nodes, { spec: { tolerations: [{ key: 'gpu', operator: 'Equal', value: 'yes', effect: 'NoSchedule' }] }, memoryBytes: GI })).toEqual({ ok: true, node: 'gpu' });
+    expect(choosePlacement(nodes.slice(0, 2), { spec: { tolerations: [{ key: 'gpu', value: 'no' }] }, memoryBytes: GI })).toEqual({
+      ok: false,
+      reason: '0/2 nodes are available: 1 node had untolerated taint {gpu: yes}, 1 node had untolerated taint {maintenance: }.',
+    });
+  });
+
   it('needs every label of spec.nodeSelector and the required node affinity', () => {
     const nodes = [node('east', { labels: { zone: 'east' } }), node('west', { labels: { zone: 'west', disk: 'ssd' } })];
     expect(choosePlacement(nodes, { spec: { nodeSelector: { zone: 'west' } }, memoryBytes: GI })).toEqual({ ok: true, node: 'west' });

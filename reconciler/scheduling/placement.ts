@@ -3,7 +3,9 @@
 // PodScheduled=False condition.
 //
 // Choices where the issue is silent:
-// - Eligible: Ready, not cordoned, a live agent, every label of spec.nodeSelector, the required
+// - Eligible: Ready, not cordoned, not being drained (the drain taint; tolerations do not open a
+//   draining node: the VMI would be evacuated at once), no NoSchedule/NoExecute taint the VMI's
+//   spec.tolerations do not tolerate (kube-scheduler's rule for KubeVirt's launcher pods), a live agent, every label of spec.nodeSelector, the required
 //   node-affinity terms, and the guest's memory fits in what the agent reports for guests minus
 //   the memory of the VMIs already on the node or migrating to it. A node whose agent reports no
 //   guest memory is not eligible (we cannot know it fits).
@@ -13,6 +15,7 @@
 import { formatBinaryQuantity } from '../../api/quantity.js';
 import { matchesRequiredAffinity } from './node-affinity.js';
 import type { NodeFacts } from './target-choice.js';
+import { describeTaint, tolerationsOf, untoleratedTaints } from './taints.js';
 
 export interface PlacementNode extends NodeFacts {
   /** Memory for guests as the node's agent reports it; undefined when it reports none. */
@@ -39,6 +42,8 @@ export function placementIneligibility(node: PlacementNode, request: PlacementRe
   const reasons: string[] = [];
   if (!node.ready) reasons.push('not Ready');
   if (node.unschedulable) reasons.push('unschedulable');
+  if (node.draining) reasons.push('being drained');
+  for (const taint of untoleratedTaints(node.taints, tolerationsOf(request.spec))) reasons.push(describeTaint(taint));
   if (!node.hasAgent) reasons.push('no live agent');
   const selector = request.spec?.nodeSelector;
   if (typeof selector === 'object' && selector !== null) {

@@ -52,6 +52,28 @@ describe('chooseTarget', () => {
     expect(!choice.ok && choice.reason).toContain('bare has no agent; cordoned is unschedulable');
   });
 
+  it('an evacuation never targets a cordoned or draining node, whatever the VMI tolerates', () => {
+    const nodes = [node('src', { draining: true }), node('cordoned', { unschedulable: true }), node('other-drain', { draining: true, unschedulable: true })];
+    const choice = chooseTarget(nodes, { sourceNode: 'src', tolerations: [{ operator: 'Exists' }] }, view());
+    expect(choice).toEqual({
+      ok: false,
+      unschedulable: true,
+      reason: '0/3 nodes eligible: cordoned is unschedulable; other-drain is unschedulable, is being drained; src is the source, is being drained',
+    });
+  });
+
+  it("keeps the VMI off NoSchedule/NoExecute taints it does not tolerate (KubeVirt's target pod carries its tolerations)", () => {
+    const nodes = [node('src'), node('idle', { taints: [{ key: 'dedicated', value: 'db', effect: 'NoExecute' }] }), node('loaded')];
+    const loaded = view({ loaded: { inbound: 1, outbound: 1 } });
+    expect(chooseTarget(nodes, { sourceNode: 'src' }, loaded)).toEqual({ ok: true, node: 'loaded' });
+    expect(chooseTarget(nodes, { sourceNode: 'src', tolerations: [{ key: 'dedicated', operator: 'Exists' }] }, loaded)).toEqual({ ok: true, node: 'idle' });
+    expect(chooseTarget(nodes.slice(0, 2), { sourceNode: 'src' }, loaded)).toEqual({
+      ok: false,
+      unschedulable: true,
+      reason: '0/2 nodes eligible: idle had untolerated taint {dedicated: db}; src is the source',
+    });
+  });
+
   it("the VMI's node selector wins over the migration's on a shared key", () => {
     expect(effectiveSelector({ sourceNode: 's', vmiNodeSelector: { zone: 'a' }, addedNodeSelector: { zone: 'b', rack: '7' } })).toEqual({
       zone: 'a',

@@ -8,9 +8,12 @@
 //   the choice is deterministic and two reconciles of the same state agree.
 // - A node that is eligible but at its inbound limit is "busy", not ineligible: the migration waits
 //   for a slot (no unschedulable timer), as opposed to waiting for a node to become eligible.
-// - Of taints, only the drain taint (nodeDrainTaintKey, NoSchedule) counts: a node being drained
-//   receives no VMI, as cordoned ones (spec.unschedulable) do not. Other taints are not considered.
+// - A node being drained (the drain taint, nodeDrainTaintKey NoSchedule) or cordoned
+//   (spec.unschedulable) receives no VMI, whatever the VMI tolerates. Other NoSchedule/NoExecute
+//   taints repel a VMI that does not tolerate them (spec.tolerations, as KubeVirt's target pod
+//   carries them; taints.ts).
 // - Reasons list each node when there are few (≤ 6); otherwise they are grouped, with a few names.
+import { describeTaint, untoleratedTaints, type NodeTaint, type Toleration } from './taints.js';
 
 export interface NodeFacts {
   name: string;
@@ -20,6 +23,8 @@ export interface NodeFacts {
   hasAgent: boolean;
   /** Carries the drain taint: its VMIs are being evacuated. */
   draining?: boolean;
+  /** NoSchedule/NoExecute taints are judged against the VMI's tolerations; the drain taint is not here. */
+  taints?: readonly NodeTaint[];
 }
 
 export interface NodeLoad {
@@ -31,6 +36,7 @@ export interface TargetRequest {
   sourceNode: string;
   vmiNodeSelector?: Readonly<Record<string, string>>;
   addedNodeSelector?: Readonly<Record<string, string>>;
+  tolerations?: readonly Toleration[];
 }
 
 export interface LoadView {
@@ -52,13 +58,14 @@ export function effectiveSelector(request: TargetRequest): Record<string, string
 }
 
 /** Why a node may not receive the VMI, as short phrases; empty when it may. */
-export function ineligibility(node: NodeFacts, sourceNode: string, selector: Readonly<Record<string, string>>): string[] {
+export function ineligibility(node: NodeFacts, sourceNode: string, selector: Readonly<Record<string, string>>, tolerations: readonly Toleration[] = []): string[] {
   const reasons: string[] = [];
   if (node.name === sourceNode) reasons.push('is the source');
   if (!node.ready) reasons.push('not Ready');
   if (node.unschedulable) reasons.push('is unschedulable');
   if (node.draining) reasons.push('is being drained');
   if (!node.hasAgent) reasons.push('has no agent');
+  for (const taint of untoleratedTaints(node.taints, tolerations)) reasons.push(describeTaint(taint));
   for (const [key, value] of Object.entries(selector)) {
     if (node.labels[key] !== value) reasons.push(`lacks label ${key}=${value}`);
   }
@@ -97,7 +104,7 @@ export function chooseTarget(nodes: readonly NodeFacts[], request: TargetRequest
   const eligible: string[] = [];
   const rejected: Array<{ name: string; reasons: string[] }> = [];
   for (const node of nodes) {
-    const reasons = ineligibility(node, request.sourceNode, selector);
+    const reasons = ineligibility(node, request.sourceNode, selector, request.tolerations);
     if (reasons.length === 0) eligible.push(node.name);
     else rejected.push({ name: node.name, reasons });
   }

@@ -10,3 +10,4 @@ export { writeHostTls, TLS_FILES, LIBVIRT_CLIENT_ALIASES, HOST_CERT_ORGANIZATION
 export { TEMP_PREFIX, NETNS_PREFIX, assertHostPrerequisites, guestImage } from './paths.js';
 export { startCapture, type Capture, type CaptureResult } from './capture.js';
 export { libvirtAgentArgs } from './agent-args.js';
+export { bootCount, guestVmi, vmiDomain, type GuestVmiOptions } from './guest-vmi.js';

@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
-import { domainState, findLeftovers, libvirtAgentArgs, guestImage, heartbeats, listDomains, readConsole, startTestHosts, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
+import { bootCount, domainState, findLeftovers, guestVmi, guestImage, heartbeats, listDomains, readConsole, startTestHosts, vmiDomain, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
 import { consolePluginEnv, PLUGIN, runPlugin } from '../setup/console-plugin.js';
 import { kubectl } from '../setup/environment.js';
+import { libvirtVmAgents } from '../setup/libvirt-vm-agents.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
 
 /** VMIs of the many-guests test: ten TCG guests of 128 MiB (feasible on this 2-core machine: ~4 min). */
@@ -22,16 +23,17 @@ const log = (message: string) => process.stderr.write(`[libvirt-vms] ${message}\
 let hosts: TestHosts | undefined;
 let system: TestSystem | undefined;
 let stateDir: string;
-const hostOf = new Map<string, TestHost>();
+let hostOf = new Map<string, TestHost>();
 
 const sys = (): TestSystem => system ?? (() => { throw new Error('system not started'); })();
-const domain = (vmi: string) => `${sys().ns}_${vmi}`;
+const domain = (vmi: string) => vmiDomain(sys().ns, vmi);
 
 beforeAll(async () => {
   image = guestImage();
   hosts = await startTestHosts({ hosts: ['a', 'b'] });
-  const byName = { a: hosts.get('a'), b: hosts.get('b') };
   stateDir = mkdtempSync(join(tmpdir(), 'live-migration-agent-state-'));
+  const vmAgents = libvirtVmAgents([hosts.get('a'), hosts.get('b')], stateDir);
+  hostOf = vmAgents.hostOf;
   system = await startTestSystem('lvm', {
     nodes: 2,
     nodeNames: ['a', 'b'],
@@ -39,21 +41,7 @@ beforeAll(async () => {
     webhook: true,
     // Slow enough that a delete lands while a migration of a filled guest runs.
     migrations: 'bandwidthPerMigration: 16Mi',
-    agents: (nodes) =>
-      nodes.map((node) => {
-        const host = byName[node.endsWith('-a') ? 'a' : 'b'];
-        hostOf.set(node, host);
-        return {
-          nodes: [node],
-          driver: 'libvirt' as const,
-          extraArgs: [
-            ...libvirtAgentArgs(host, join(stateDir, host.name)),
-            '--domain-type=qemu',
-            '--guest-memory=1Gi',
-            `--console-read-dir=${join(host.dir, 'log', 'qemu')}`,
-          ],
-        };
-      }),
+    agents: vmAgents.agents,
   });
   log(`up; guest kernel ${image.kernel}`);
 }, 240_000);
@@ -71,20 +59,7 @@ afterAll(async () => {
 let image: { kernel: string; initrd: string };
 
 function manifest(name: string, memory = '128Mi', fillMiB = 0): string {
-  return JSON.stringify({
-    apiVersion: 'kubevirt.io/v1',
-    kind: 'VirtualMachineInstance',
-    metadata: {
-      name,
-      namespace: sys().ns,
-      annotations: {
-        'live-migration.io/kernel': image.kernel,
-        'live-migration.io/initrd': image.initrd,
-        'live-migration.io/kernel-args': `console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=${fillMiB} lm.dirty=0`,
-      },
-    },
-    spec: { terminationGracePeriodSeconds: 3, domain: { memory: { guest: memory }, devices: {} } },
-  });
+  return JSON.stringify(guestVmi(name, { namespace: sys().ns, image, memory, fillMiB }));
 }
 
 async function nodeOf(name: string): Promise<string> {
@@ -101,9 +76,7 @@ function host(node: string): TestHost {
 }
 
 /** Boot lines across both hosts' consoles: a migrated guest boots once. */
-function boots(name: string): number {
-  return [...hostOf.values()].reduce((n, h) => n + (readConsole(h, domain(name)).match(/lm-booted/g) ?? []).length, 0);
-}
+const boots = (name: string): number => bootCount(hostOf.values(), domain(name));
 
 async function migrate(vmim: string, vmi: string): Promise<void> {
   await createMigration(sys(), vmim, vmi);

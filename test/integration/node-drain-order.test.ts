@@ -1,10 +1,13 @@
 // Node drain, the order of things (issue 13): with a slot held, system-critical evacuations start
 // before user-triggered migrations created earlier (KubeVirt's priority-queue test); a VMI whose
-// evacuations fail gets its next ones at growing intervals (KubeVirt's backoff), not a storm.
+// evacuations fail gets its next ones at growing intervals (KubeVirt's backoff), not a storm; with
+// evacuation on cordon, uncordoning calls the drain off as removing the taint does.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { isEvacuation, isFinal, reached, setCordon, taintForDrain, vmiEvents } from '../setup/drain.js';
-import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, listMigrations, startTestSystem, waitEvaluated, type TestSystem } from '../setup/system.js';
+import { createMigration, createRunningVmi, deleteMigration, eventually, getMigration, getVmi, listMigrations, startTestSystem, waitEvaluated, type TestSystem } from '../setup/system.js';
+import { recordMigrations } from '../setup/vmim-recorder.js';
 
 const BACKOFF_BASE_MS = 2000;
 let system: TestSystem;
@@ -88,6 +91,53 @@ describe('evacuation on cordon (reconciler --evacuate-on-cordon=true)', () => {
     expect(done.status?.migrationState?.targetNode).not.toBe(node(3));
     await setCordon(system, node(3), false);
   }, 90_000);
+
+  it('uncordoning calls it off: marks cleared, queued evacuations deleted, none new for 10 s, the running one finishes', async () => {
+    const source = node(3);
+    const names = ['vm-k0', 'vm-k1', 'vm-k2', 'vm-k3'];
+    // 160 MiB at 32 MiB/s: 5 s each under a cluster limit of 1, so the others are queued at uncordon.
+    for (const name of names) await createRunningVmi(system, name, { node: source, memory: '160Mi' });
+    for (const name of names) await waitEvaluated(system, name);
+    const recorder = await recordMigrations(system);
+    try {
+      await setCordon(system, source, true);
+      await eventually('one evacuation running, the others queued, every VMI marked', async () => {
+        const mine = (await listMigrations(system)).filter((m) => isEvacuation(m, source) && names.includes(m.spec.vmiName));
+        const vmis = await Promise.all(names.map((name) => getVmi(system, name)));
+        const running = mine.filter((m) => m.status?.phase === 'Running').length;
+        const queued = mine.filter((m) => m.status?.phase === 'Scheduling').length;
+        return running === 1 && queued === names.length - 1 && vmis.every((v) => v.status?.evacuationNodeName === source) ? true : undefined;
+      }, 30_000, 100);
+      await setCordon(system, source, false);
+      await eventually('evacuationNodeName cleared on every VMI', async () => {
+        const vmis = await Promise.all(names.map((name) => getVmi(system, name)));
+        return vmis.every((v) => v.status?.evacuationNodeName === undefined) ? true : undefined;
+      }, 20_000, 100);
+      const known = new Set(recorder.firstSeen().map((s) => s.name));
+      const offAt = Date.now();
+      // Observe 10 s: no migration may appear in this window.
+      await sleep(10_000);
+      expect(recorder.firstSeen().filter((s) => !known.has(s.name)).map((s) => `${s.name} at +${s.atMs - offAt} ms`)).toEqual([]);
+
+      const evacuations = recorder.firstSeen().filter((s) => isEvacuation(s.first, source) && names.includes(s.first.spec.vmiName));
+      expect(evacuations).toHaveLength(names.length);
+      const outcomes = await Promise.all(evacuations.map(async ({ name, first }) => {
+        const started = recorder.versions(name).some((v) => v.status?.phaseTransitionTimestamps?.some((p) => p.phase === 'Scheduled'));
+        const last = started ? await eventually(`${name} final`, async () => recorder.versions(name).find(isFinal), 30_000, 100) : await recorder.finalBeforeGone(name, 30_000);
+        return { vmi: first.spec.vmiName, started, phase: last.status?.phase, abort: last.status?.migrationState?.abortStatus };
+      }));
+      const started = outcomes.filter((o) => o.started);
+      const cancelled = outcomes.filter((o) => !o.started);
+      expect(started.length).toBeGreaterThanOrEqual(1);
+      expect(started.map((o) => o.phase)).toEqual(started.map(() => 'Succeeded'));
+      expect(cancelled.length).toBeGreaterThanOrEqual(1);
+      expect(cancelled.map((o) => [o.phase, o.abort])).toEqual(cancelled.map(() => ['Failed', 'Succeeded']));
+      for (const { vmi } of cancelled) expect((await getVmi(system, vmi)).status?.nodeName).toBe(source);
+      for (const { vmi } of started) expect((await getVmi(system, vmi)).status?.nodeName).not.toBe(source);
+    } finally {
+      recorder.stop();
+    }
+  }, 120_000);
 });
 
 describe('backoff of a failing evacuation', () => {

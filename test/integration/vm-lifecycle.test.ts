@@ -1,6 +1,7 @@
 // The VM lifecycle on the simulation driver, through the real API server: a VMI applied without a
 // node is placed by the reconciler, booted by that node's agent and reported Running and Ready;
-// deleting it stops the VM before the VMI goes; an agent killed with SIGKILL adopts its VMs
+// it is kept off a node being drained and off taints it does not tolerate; deleting it stops the
+// VM before the VMI goes; an agent killed with SIGKILL adopts its VMs
 // without starting any twice; a node whose agent is gone gets nothing; after a migration the
 // target's agent owns the VMI.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -9,6 +10,7 @@ import { consolePluginEnv, runPlugin } from '../setup/console-plugin.js';
 import { startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
 import { issueAgentCertificate } from '../../hack/system/component-pki.js';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
+import { putTaint, removeDrainTaint, removeTaint, taintForDrain } from '../setup/drain.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
 
 let system: TestSystem;
@@ -70,6 +72,11 @@ async function vmActions(): Promise<Record<string, number>> {
 
 const node = (i: number) => system.nodes[i] ?? '';
 
+async function vmisWith(condition: string): Promise<VirtualMachineInstance[]> {
+  const list = (await system.custom.listNamespacedCustomObject({ ...GROUP, namespace: system.ns })) as { items: VirtualMachineInstance[] };
+  return list.items.filter((v) => v.status?.conditions?.some((c) => c.type === condition && c.status === 'True'));
+}
+
 describe('placement and boot', () => {
   it('places a VMI applied without a node, boots it there, reports Running and Ready with its phases stamped in order', async () => {
     await applyVmi('vm-a', '1Gi');
@@ -115,6 +122,30 @@ describe('placement and boot', () => {
     await deleteVmi('big-1');
     expect((await running('big-4')).status?.nodeName).toBe(freed);
     expect((await getVmi(system, 'big-4')).status?.conditions?.some((c) => c.type === 'PodScheduled')).toBe(false);
+  });
+
+  it('keeps new VMIs off a node being drained (tolerated or not) and off taints they do not tolerate', async () => {
+    await putTaint(system, node(1), { key: 'dedicated', value: 'db', effect: 'NoSchedule' });
+    await taintForDrain(system, node(0));
+    try {
+      // The reconciler has seen both taints (one node watch, in order) once it reports the drain on
+      // the first node's VMIs (evictionStrategy None: they stay, EvacuationBlocked).
+      await eventually('the drain reported', async () => ((await vmisWith('EvacuationBlocked')).length > 0 ? true : undefined), 20_000, 100);
+      await applyVmi('vm-r1', '64Mi', { nodeSelector: { rack: 'r1' }, tolerations: [{ operator: 'Exists' }] });
+      expect((await unschedulable('vm-r1')).condition.message).toBe('0/3 nodes are available: 2 nodes lacks label rack=r1, 1 node being drained.');
+      await applyVmi('vm-r2', '64Mi', { nodeSelector: { rack: 'r2' } });
+      expect((await unschedulable('vm-r2')).condition.message).toBe('0/3 nodes are available: 2 nodes lacks label rack=r2, 1 node being drained, 1 node had untolerated taint {dedicated: db}.');
+      await applyVmi('vm-db', '64Mi', { nodeSelector: { rack: 'r2' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' }] });
+      expect((await running('vm-db')).status?.nodeName).toBe(node(1));
+    } finally {
+      await removeDrainTaint(system, node(0));
+      await removeTaint(system, node(1), 'dedicated');
+    }
+    // The taints gone, the waiting VMIs are placed.
+    expect((await running('vm-r1')).status?.nodeName).toBe(node(0));
+    expect((await running('vm-r2')).status?.nodeName).toBe(node(1));
+    // The drain's reports on the first node's VMIs (evictionStrategy None) are gone too before we go on.
+    await eventually('no EvacuationBlocked left', async () => ((await vmisWith('EvacuationBlocked')).length === 0 ? true : undefined), 20_000, 100);
   });
 
   it('names the missing label when no node carries it', async () => {

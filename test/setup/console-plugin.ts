@@ -19,9 +19,10 @@ export function consolePluginEnv(system: TestSystem): NodeJS.ProcessEnv {
   };
 }
 
-export function runPlugin(env: NodeJS.ProcessEnv, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the plugin to its end (killed after `timeoutMs`: a wait that never ends fails the test, named). */
+export function runPlugin(env: NodeJS.ProcessEnv, args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [PLUGIN, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [PLUGIN, ...args], { env, timeout: timeoutMs }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -1,6 +1,6 @@
 // Node drain from a test's side: taint, cordon and their undoing, as an operator (or the plugin)
 // does them, and the evacuation migrations read back.
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event, type V1Taint } from '@kubernetes/client-node';
 import { EVACUATION_ANNOTATION } from '../../api/names.js';
 import type { VirtualMachineInstanceMigration } from '../../api/schemas/vmim.js';
 import type { TestSystem } from './system.js';
@@ -12,15 +12,19 @@ async function taints(core: CoreV1Api, node: string) {
   return (await core.readNode({ name: node })).spec?.taints ?? [];
 }
 
-export async function taintForDrain(system: TestSystem, node: string): Promise<void> {
-  const others = (await taints(system.core, node)).filter((t) => t.key !== DRAIN_TAINT.key);
-  await system.core.patchNode({ name: node, body: { spec: { taints: [...others, DRAIN_TAINT] } } }, mergePatch);
+/** Puts `taint` on the node (replacing one of the same key), as `kubectl taint` does. */
+export async function putTaint(system: TestSystem, node: string, taint: V1Taint): Promise<void> {
+  const others = (await taints(system.core, node)).filter((t) => t.key !== taint.key);
+  await system.core.patchNode({ name: node, body: { spec: { taints: [...others, taint] } } }, mergePatch);
 }
 
-export async function removeDrainTaint(system: TestSystem, node: string): Promise<void> {
-  const others = (await taints(system.core, node)).filter((t) => t.key !== DRAIN_TAINT.key);
+export async function removeTaint(system: TestSystem, node: string, key: string): Promise<void> {
+  const others = (await taints(system.core, node)).filter((t) => t.key !== key);
   await system.core.patchNode({ name: node, body: { spec: { taints: others } } }, mergePatch);
 }
+
+export const taintForDrain = (system: TestSystem, node: string): Promise<void> => putTaint(system, node, DRAIN_TAINT);
+export const removeDrainTaint = (system: TestSystem, node: string): Promise<void> => removeTaint(system, node, DRAIN_TAINT.key);
 
 export async function setCordon(system: TestSystem, node: string, unschedulable: boolean): Promise<void> {
   await system.core.patchNode({ name: node, body: { spec: { unschedulable } } }, mergePatch);

@@ -17,6 +17,12 @@ describe('VMI create: the subset', () => {
         {
           terminationGracePeriodSeconds: 10,
           nodeSelector: { rack: 'r1' },
+          evictionStrategy: 'LiveMigrate',
+          tolerations: [
+            { key: 'dedicated', operator: 'Equal', value: 'db', effect: 'NoSchedule' },
+            { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+            { operator: 'Exists' },
+          ],
           affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } } },
           domain: {
             memory: { guest: '256Mi' },
@@ -50,6 +56,26 @@ describe('VMI create: the subset', () => {
       reason: 'Admitted',
       warnings: ['spec.domain.devices.disks: nothing to boot from (add a disk, or annotation live-migration.io/kernel)'],
     });
+  });
+
+  it('refuses a bad toleration or eviction strategy, naming the field and why, as Kubernetes does for a pod', () => {
+    const decision = validateVmiCreate(
+      'ns',
+      vmi({
+        domain: domain(),
+        evictionStrategy: 'Migrate',
+        tolerations: [{ value: 'x' }, { key: 'a', operator: 'Exists', value: 'b' }, { key: 'a', operator: 'In' }, { key: 'a', effect: 'Sometimes' }, { key: 'a', effect: 'NoSchedule', tolerationSeconds: 5 }, { key: 'bad key' }],
+      }),
+    );
+    expect(decision).toMatchObject({ allowed: false, reason: 'VMIInvalid', code: 422 });
+    const text = message(decision);
+    expect(text).toContain('spec.tolerations[0].operator: must be Exists when key is empty (a toleration of every taint)');
+    expect(text).toContain('spec.tolerations[1].value: must be empty when operator is Exists');
+    expect(text).toContain('spec.tolerations[2].operator: must be Exists or Equal (got "In")');
+    expect(text).toContain('spec.tolerations[3].effect: must be one of NoSchedule, PreferNoSchedule, NoExecute or empty (got "Sometimes")');
+    expect(text).toContain('spec.tolerations[4].tolerationSeconds: only with effect NoExecute');
+    expect(text).toContain('spec.tolerations[5].key: the name part must consist of letters');
+    expect(text).toContain('spec.evictionStrategy: must be one of None, LiveMigrate, LiveMigrateIfPossible, External (got "Migrate")');
   });
 
   it('refuses a bridge interface and a containerDisk, naming each field as not supported yet', () => {

@@ -5,6 +5,8 @@
 // paths on the node) and `live-migration.io/kernel-args`; without them, from the first disk.
 // VMIs run by someone else (`live-migration.io/placement: external`) are not checked.
 import { parseQuantity, QuantityError } from '../../api/quantity.js';
+import { EVICTION_STRATEGIES } from '../../api/schemas/vmi.js';
+import { checkTolerations } from './vmi-tolerations.js';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -166,7 +168,12 @@ export function vmiSubsetProblems(vmi: unknown): SubsetProblem[] {
   if (!isObject(vmi)) return [{ field: '', problem: 'not an object' }];
   const spec = vmi.spec;
   if (!isObject(spec)) return [{ field: 'spec', problem: 'is required' }];
-  onlyKeys(spec, 'spec', ['domain', 'volumes', 'nodeSelector', 'affinity', 'terminationGracePeriodSeconds'], out);
+  onlyKeys(spec, 'spec', ['domain', 'volumes', 'nodeSelector', 'affinity', 'tolerations', 'evictionStrategy', 'terminationGracePeriodSeconds'], out);
+  checkTolerations(spec.tolerations, out);
+  const strategy = spec.evictionStrategy;
+  if (strategy !== undefined && !(EVICTION_STRATEGIES as readonly unknown[]).includes(strategy)) {
+    out.push({ field: 'spec.evictionStrategy', problem: `must be one of ${EVICTION_STRATEGIES.join(', ')} (got ${JSON.stringify(strategy)})` });
+  }
   if (isObject(spec.affinity)) {
     onlyKeys(spec.affinity, 'spec.affinity', ['nodeAffinity'], out);
     if (isObject(spec.affinity.nodeAffinity)) onlyKeys(spec.affinity.nodeAffinity, 'spec.affinity.nodeAffinity', ['requiredDuringSchedulingIgnoredDuringExecution'], out);

@@ -8,6 +8,7 @@ import { isConflict, isNotFound } from '../../../kube/kubevirt-client.js';
 import { nodeFacts } from '../../agents/node-facts.js';
 import type { ReconcileResult } from '../../controller-runner.js';
 import { admit, inFlightFrom, migrationKey, oneInFlightPerVmi, waitingFrom, type InFlight, type Waiting } from '../../limits/slots.js';
+import { tolerationsOf } from '../../scheduling/taints.js';
 import { chooseTarget } from '../../scheduling/target-choice.js';
 import type { MigrationControllerDeps } from './deps.js';
 import type { Dispatch } from './dispatch.js';
@@ -69,7 +70,11 @@ export class SchedulingPass {
     }
     const decision = admit(ready, inFlight, limits, (migration, view) => {
       const vmi = this.writer.vmiOf(migration.vmim);
-      return chooseTarget(nodes, { sourceNode: migration.sourceNode, vmiNodeSelector: vmi?.spec?.nodeSelector, addedNodeSelector: migration.vmim.spec.addedNodeSelector }, view);
+      return chooseTarget(
+        nodes,
+        { sourceNode: migration.sourceNode, vmiNodeSelector: vmi?.spec?.nodeSelector, addedNodeSelector: migration.vmim.spec.addedNodeSelector, tolerations: tolerationsOf(vmi?.spec) },
+        view,
+      );
     });
     holds.push(...decision.held);
     let nextDeadline: number | undefined;
