@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import type { VirtualMachineInstanceMigration } from '../api/schemas/vmim.js';
-import { heartbeats, readConsole, waitForConsole, waitForHeartbeat, type TestHost } from '../test/hosts/index.js';
+import { guestVmi, heartbeats, readConsole, waitForConsole, waitForHeartbeat, type TestHost } from '../test/hosts/index.js';
 
 const FILL_MIB = Number(process.env.BENCH_LOAD_FILL_MIB ?? 96);
 const CAP_MIB = Number(process.env.BENCH_LOAD_CAP_MIB ?? 64);
@@ -42,19 +42,7 @@ function group(ctx: WriteLoadContext, plural: string) {
 async function createGuest(ctx: WriteLoadContext, name: string, dirty: boolean): Promise<void> {
   await ctx.custom.createNamespacedCustomObject({
     ...group(ctx, 'virtualmachineinstances'),
-    body: {
-      apiVersion: 'kubevirt.io/v1',
-      kind: 'VirtualMachineInstance',
-      metadata: {
-        name,
-        annotations: {
-          'live-migration.io/kernel': ctx.image.kernel,
-          'live-migration.io/initrd': ctx.image.initrd,
-          'live-migration.io/kernel-args': `console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=${FILL_MIB} lm.dirty=${dirty ? 1 : 0}`,
-        },
-      },
-      spec: { terminationGracePeriodSeconds: 2, domain: { memory: { guest: `${FILL_MIB + 128}Mi` }, devices: {} } },
-    },
+    body: guestVmi(name, { namespace: ctx.namespace, image: ctx.image, fillMiB: FILL_MIB, dirty, grace: 2, memory: `${FILL_MIB + 128}Mi` }),
   });
 }
 

@@ -21,7 +21,7 @@ import type { VirtualMachineInstance } from '../api/schemas/vmi.js';
 import { startControlPlane, stopControlPlane } from '../hack/control-plane/control-plane.js';
 import { startLocalSystem, stopLocalSystem, type LocalSystemState } from '../hack/system/local-system.js';
 import { measureWriteLoad } from './vm-write-load.js';
-import { guestImage, heartbeats, libvirtAgentArgs, readConsole, startTestHosts, type TestHost, type TestHosts } from '../test/hosts/index.js';
+import { guestImage, guestVmi, heartbeats, libvirtAgentArgs, readConsole, startTestHosts, type TestHost, type TestHosts } from '../test/hosts/index.js';
 
 const NS = 'bench-vm';
 const VMS = Number(process.env.BENCH_VMS ?? 10);
@@ -81,19 +81,7 @@ export async function main(): Promise<void> {
         created.set(name, Date.now());
         await custom.createNamespacedCustomObject({
           ...VMI_GROUP,
-          body: {
-            apiVersion: 'kubevirt.io/v1',
-            kind: 'VirtualMachineInstance',
-            metadata: {
-              name,
-              annotations: {
-                'live-migration.io/kernel': image.kernel,
-                'live-migration.io/initrd': image.initrd,
-                'live-migration.io/kernel-args': 'console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=0 lm.dirty=0',
-              },
-            },
-            spec: { terminationGracePeriodSeconds: 2, domain: { memory: { guest: '128Mi' }, devices: {} } },
-          },
+          body: guestVmi(name, { namespace: NS, image, grace: 2 }),
         });
       }),
     );

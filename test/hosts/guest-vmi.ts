@@ -11,7 +11,15 @@ export interface GuestVmiOptions {
   memory?: string;
   /** MiB of random data the guest writes into its memory before its heartbeats (a slower migration). */
   fillMiB?: number;
-  /** Extra spec fields (nodeSelector, evictionStrategy, tolerations, …). */
+  /** Keep rewriting the filled memory (lm.dirty=1): a migration must chase dirty pages. */
+  dirty?: boolean;
+  /** ACPI on in the guest (default off): it can power itself off and receives shutdown requests (and ignores them: no acpid). */
+  acpi?: boolean;
+  /** More `lm.*` switches for the guest's init (test/hosts/guest/init.sh), e.g. `lm.poweroff_after=3`. */
+  guestArgs?: string;
+  /** spec.terminationGracePeriodSeconds (default 3). */
+  grace?: number;
+  /** Extra spec fields (nodeSelector, evictionStrategy, tolerations, volumes, …). */
   spec?: Record<string, unknown>;
 }
 
@@ -25,10 +33,10 @@ export function guestVmi(name: string, options: GuestVmiOptions): Record<string,
       annotations: {
         'live-migration.io/kernel': options.image.kernel,
         'live-migration.io/initrd': options.image.initrd,
-        'live-migration.io/kernel-args': `console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=${options.fillMiB ?? 0} lm.dirty=0`,
+        'live-migration.io/kernel-args': `console=ttyS0 panic=-1 quiet${options.acpi ? '' : ' acpi=off'} lm.fill_mib=${options.fillMiB ?? 0} lm.dirty=${options.dirty ? 1 : 0}${options.guestArgs ? ` ${options.guestArgs}` : ''}`,
       },
     },
-    spec: { terminationGracePeriodSeconds: 3, domain: { memory: { guest: options.memory ?? '128Mi' }, devices: {} }, ...options.spec },
+    spec: { terminationGracePeriodSeconds: options.grace ?? 3, domain: { memory: { guest: options.memory ?? '128Mi' }, devices: {} }, ...options.spec },
   };
 }
 

@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { EMPTY_DISK_POOL as POOL, parseVolumeNames } from '../../agent/libvirt/empty-disks.js';
-import { findLeftovers, guestImage, libvirtAgentArgs, startTestHosts, virsh, type TestHost, type TestHosts } from '../hosts/index.js';
+import { findLeftovers, guestImage, guestVmi, startTestHosts, virsh, type TestHost, type TestHosts } from '../hosts/index.js';
 import { kubectl } from '../setup/environment.js';
+import { libvirtVmAgents } from '../setup/libvirt-vm-agents.js';
 import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
 
 const log = (message: string) => process.stderr.write(`[libvirt-vm-disks] ${message}\n`);
@@ -22,7 +23,7 @@ let hosts: TestHosts | undefined;
 let system: TestSystem | undefined;
 let stateDir: string;
 let pvDir: string;
-const hostOf = new Map<string, TestHost>();
+let hostOf = new Map<string, TestHost>();
 let image: { kernel: string; initrd: string };
 
 const sys = (): TestSystem => system ?? (() => { throw new Error('system not started'); })();
@@ -32,25 +33,17 @@ const pvName = () => `${sys().ns}-pv`;
 beforeAll(async () => {
   image = guestImage();
   hosts = await startTestHosts({ hosts: ['a', 'b'] });
-  const byName = { a: hosts.get('a'), b: hosts.get('b') };
   stateDir = mkdtempSync(join(tmpdir(), 'live-migration-agent-state-'));
   pvDir = mkdtempSync(join(tmpdir(), 'live-migration-pv-'));
+  // The default --empty-disk-dir is under /var, which each test host has to itself.
+  const vmAgents = libvirtVmAgents([hosts.get('a'), hosts.get('b')], stateDir);
+  hostOf = vmAgents.hostOf;
   system = await startTestSystem('lvd', {
     nodes: 2,
     nodeNames: ['a', 'b'],
     nodeLabels: () => ({ 'live-migration.io/simulated': 'false' }),
     webhook: true,
-    agents: (nodes) =>
-      nodes.map((node) => {
-        const host = byName[node.endsWith('-a') ? 'a' : 'b'];
-        hostOf.set(node, host);
-        return {
-          nodes: [node],
-          driver: 'libvirt' as const,
-          // The default --empty-disk-dir is under /var, which each test host has to itself.
-          extraArgs: [...libvirtAgentArgs(host, join(stateDir, host.name)), '--domain-type=qemu', '--guest-memory=1Gi', `--console-read-dir=${join(host.dir, 'log', 'qemu')}`],
-        };
-      }),
+    agents: vmAgents.agents,
   });
 }, 240_000);
 
@@ -66,24 +59,14 @@ afterAll(async () => {
 }, 90_000);
 
 function manifest(name: string, volume: Record<string, unknown>): string {
-  return JSON.stringify({
-    apiVersion: 'kubevirt.io/v1',
-    kind: 'VirtualMachineInstance',
-    metadata: {
-      name,
+  return JSON.stringify(
+    guestVmi(name, {
       namespace: sys().ns,
-      annotations: {
-        'live-migration.io/kernel': image.kernel,
-        'live-migration.io/initrd': image.initrd,
-        'live-migration.io/kernel-args': 'console=ttyS0 panic=-1 quiet acpi=off lm.fill_mib=0 lm.dirty=0',
-      },
-    },
-    spec: {
-      terminationGracePeriodSeconds: 0,
-      domain: { memory: { guest: '128Mi' }, devices: { disks: [{ name: 'data', disk: { bus: 'virtio' } }] } },
-      volumes: [{ name: 'data', ...volume }],
-    },
-  });
+      image,
+      grace: 0,
+      spec: { domain: { memory: { guest: '128Mi' }, devices: { disks: [{ name: 'data', disk: { bus: 'virtio' } }] } }, volumes: [{ name: 'data', ...volume }] },
+    }),
+  );
 }
 
 function host(node: string): TestHost {

@@ -11,15 +11,16 @@ import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
-import { findLeftovers, guestImage, heartbeats, libvirtAgentArgs, listDomains, readConsole, startTestHosts, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
+import { findLeftovers, guestImage, guestVmi, heartbeats, listDomains, readConsole, startTestHosts, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
 import { kubectl } from '../setup/environment.js';
+import { libvirtVmAgents } from '../setup/libvirt-vm-agents.js';
 import { eventually, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
 
 const log = (message: string) => process.stderr.write(`[libvirt-vm-exits] ${message}\n`);
 let hosts: TestHosts | undefined;
 let system: TestSystem | undefined;
 let stateDir: string;
-const hostOf = new Map<string, TestHost>();
+let hostOf = new Map<string, TestHost>();
 let image: { kernel: string; initrd: string };
 
 const sys = (): TestSystem => system ?? (() => { throw new Error('system not started'); })();
@@ -28,23 +29,15 @@ const domain = (vmi: string) => `${sys().ns}_${vmi}`;
 beforeAll(async () => {
   image = guestImage();
   hosts = await startTestHosts({ hosts: ['a', 'b'] });
-  const byName = { a: hosts.get('a'), b: hosts.get('b') };
   stateDir = mkdtempSync(join(tmpdir(), 'live-migration-agent-state-'));
+  const vmAgents = libvirtVmAgents([hosts.get('a'), hosts.get('b')], stateDir);
+  hostOf = vmAgents.hostOf;
   system = await startTestSystem('lvx', {
     nodes: 2,
     nodeNames: ['a', 'b'],
     nodeLabels: () => ({ 'live-migration.io/simulated': 'false' }),
     webhook: true,
-    agents: (nodes) =>
-      nodes.map((node) => {
-        const host = byName[node.endsWith('-a') ? 'a' : 'b'];
-        hostOf.set(node, host);
-        return {
-          nodes: [node],
-          driver: 'libvirt' as const,
-          extraArgs: [...libvirtAgentArgs(host, join(stateDir, host.name)), '--domain-type=qemu', '--guest-memory=1Gi', `--console-read-dir=${join(host.dir, 'log', 'qemu')}`],
-        };
-      }),
+    agents: vmAgents.agents,
   });
 }, 240_000);
 
@@ -59,20 +52,7 @@ afterAll(async () => {
 
 /** ACPI on in the guest (no acpi=off): it can power itself off, and it gets (and ignores: no acpid) a shutdown request. */
 function manifest(name: string, options: { grace: number; poweroffAfter?: number }): string {
-  return JSON.stringify({
-    apiVersion: 'kubevirt.io/v1',
-    kind: 'VirtualMachineInstance',
-    metadata: {
-      name,
-      namespace: sys().ns,
-      annotations: {
-        'live-migration.io/kernel': image.kernel,
-        'live-migration.io/initrd': image.initrd,
-        'live-migration.io/kernel-args': `console=ttyS0 panic=-1 quiet lm.fill_mib=0 lm.dirty=0 lm.poweroff_after=${options.poweroffAfter ?? 0}`,
-      },
-    },
-    spec: { terminationGracePeriodSeconds: options.grace, domain: { memory: { guest: '128Mi' }, devices: {} } },
-  });
+  return JSON.stringify(guestVmi(name, { namespace: sys().ns, image, acpi: true, grace: options.grace, guestArgs: `lm.poweroff_after=${options.poweroffAfter ?? 0}` }));
 }
 
 function host(node: string): TestHost {
