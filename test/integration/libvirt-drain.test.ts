@@ -4,25 +4,21 @@
 // guest is then on B, moved by exactly one evacuation migration as KubeVirt makes them, its console
 // counting on from where it was on A with no second boot.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import { EVACUATION_ANNOTATION } from '../../api/names.js';
-import { bootCount, findLeftovers, guestImage, guestVmi, heartbeats, listDomains, readConsole, startTestHosts, vmiDomain, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
+import { bootCount, guestImage, guestVmi, heartbeats, listDomains, readConsole, vmiDomain, waitForHeartbeat, type TestHost } from '../hosts/index.js';
 import { consolePluginEnv, runPlugin } from '../setup/console-plugin.js';
 import { isEvacuation, removeDrainTaint, taintForDrain } from '../setup/drain.js';
 import { kubectl } from '../setup/environment.js';
-import { libvirtVmAgents } from '../setup/libvirt-vm-agents.js';
-import { eventually, getVmi, listMigrations, startTestSystem, waitEvaluated, type TestSystem } from '../setup/system.js';
+import { startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
+import { eventually, getVmi, listMigrations, waitEvaluated, type TestSystem } from '../setup/system.js';
 import { recordVmis } from '../setup/vmi-recorder.js';
 
 /** Three TCG guests of 128 MiB: several at once on one host, well within the 1Gi each agent offers. */
 const GUESTS = ['guest-0', 'guest-1', 'guest-2'];
 const log = (message: string) => process.stderr.write(`[libvirt-drain] ${message}\n`);
-let hosts: TestHosts | undefined;
+let vm: LibvirtVmSystem | undefined;
 let system: TestSystem | undefined;
-let stateDir: string;
 let hostOf = new Map<string, TestHost>();
 
 const sys = (): TestSystem => system ?? (() => { throw new Error('system not started'); })();
@@ -34,28 +30,16 @@ function host(node: string): TestHost {
 }
 
 beforeAll(async () => {
-  hosts = await startTestHosts({ hosts: ['a', 'b'] });
-  stateDir = mkdtempSync(join(tmpdir(), 'live-migration-agent-state-'));
-  const vmAgents = libvirtVmAgents([hosts.get('a'), hosts.get('b')], stateDir);
-  hostOf = vmAgents.hostOf;
-  system = await startTestSystem('ldr', {
-    nodes: 2,
-    nodeNames: ['a', 'b'],
+  vm = await startLibvirtVmSystem('ldr', {
     nodeLabels: (i) => ({ 'live-migration.io/simulated': 'false', 'test.live-migration.io/host': i === 0 ? 'a' : 'b' }),
     // Evacuations go through admission as in a cluster (the reconciler's account sets spec.priority).
-    webhook: true,
-    agents: vmAgents.agents,
   });
+  ({ system, hostOf } = vm);
   log(`up (namespace ${sys().ns})`);
 }, 240_000);
 
 afterAll(async () => {
-  await system?.stop().catch((error: unknown) => log(`system stop: ${String(error)}`));
-  if (hosts) {
-    await hosts.stop();
-    expect(findLeftovers({ runId: hosts.runId, netnsInodes: hosts.netnsInodes })).toEqual([]);
-  }
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  await vm?.stop();
 }, 90_000);
 
 describe('draining a host with guests running', () => {

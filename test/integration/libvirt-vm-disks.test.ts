@@ -13,15 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { EMPTY_DISK_POOL as POOL, parseVolumeNames } from '../../agent/libvirt/empty-disks.js';
-import { findLeftovers, guestImage, guestVmi, startTestHosts, virsh, type TestHost, type TestHosts } from '../hosts/index.js';
+import { guestImage, guestVmi, virsh, type TestHost } from '../hosts/index.js';
 import { kubectl } from '../setup/environment.js';
-import { libvirtVmAgents } from '../setup/libvirt-vm-agents.js';
-import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
+import { startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
+import { createMigration, eventually, getMigration, getVmi, type TestSystem } from '../setup/system.js';
 
-const log = (message: string) => process.stderr.write(`[libvirt-vm-disks] ${message}\n`);
-let hosts: TestHosts | undefined;
+let vm: LibvirtVmSystem | undefined;
 let system: TestSystem | undefined;
-let stateDir: string;
 let pvDir: string;
 let hostOf = new Map<string, TestHost>();
 let image: { kernel: string; initrd: string };
@@ -32,30 +30,16 @@ const pvName = () => `${sys().ns}-pv`;
 
 beforeAll(async () => {
   image = guestImage();
-  hosts = await startTestHosts({ hosts: ['a', 'b'] });
-  stateDir = mkdtempSync(join(tmpdir(), 'live-migration-agent-state-'));
   pvDir = mkdtempSync(join(tmpdir(), 'live-migration-pv-'));
   // The default --empty-disk-dir is under /var, which each test host has to itself.
-  const vmAgents = libvirtVmAgents([hosts.get('a'), hosts.get('b')], stateDir);
-  hostOf = vmAgents.hostOf;
-  system = await startTestSystem('lvd', {
-    nodes: 2,
-    nodeNames: ['a', 'b'],
-    nodeLabels: () => ({ 'live-migration.io/simulated': 'false' }),
-    webhook: true,
-    agents: vmAgents.agents,
-  });
+  vm = await startLibvirtVmSystem('lvd');
+  ({ system, hostOf } = vm);
 }, 240_000);
 
 afterAll(async () => {
   if (system) await system.core.deletePersistentVolume({ name: pvName() }).catch(() => undefined);
-  await system?.stop().catch((error: unknown) => log(`system stop: ${String(error)}`));
-  if (hosts) {
-    await hosts.stop();
-    expect(findLeftovers({ runId: hosts.runId, netnsInodes: hosts.netnsInodes })).toEqual([]);
-  }
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   if (pvDir) rmSync(pvDir, { recursive: true, force: true });
+  await vm?.stop();
 }, 90_000);
 
 function manifest(name: string, volume: Record<string, unknown>): string {

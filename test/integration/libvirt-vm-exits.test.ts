@@ -5,21 +5,18 @@
 // with SIGKILL mid-grace: the guest (which ignores ACPI) is destroyed at deletionTimestamp + grace,
 // by the restarted agent, never left running.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
-import { findLeftovers, guestImage, guestVmi, heartbeats, listDomains, readConsole, startTestHosts, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
+import { guestImage, guestVmi, heartbeats, listDomains, readConsole, waitForConsole, waitForHeartbeat, type TestHost } from '../hosts/index.js';
 import { kubectl } from '../setup/environment.js';
-import { libvirtVmAgents } from '../setup/libvirt-vm-agents.js';
-import { eventually, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
+import { startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
+import { eventually, getVmi, type TestSystem } from '../setup/system.js';
 
-const log = (message: string) => process.stderr.write(`[libvirt-vm-exits] ${message}\n`);
-let hosts: TestHosts | undefined;
+let vm: LibvirtVmSystem | undefined;
 let system: TestSystem | undefined;
-let stateDir: string;
 let hostOf = new Map<string, TestHost>();
 let image: { kernel: string; initrd: string };
 
@@ -28,26 +25,12 @@ const domain = (vmi: string) => `${sys().ns}_${vmi}`;
 
 beforeAll(async () => {
   image = guestImage();
-  hosts = await startTestHosts({ hosts: ['a', 'b'] });
-  stateDir = mkdtempSync(join(tmpdir(), 'live-migration-agent-state-'));
-  const vmAgents = libvirtVmAgents([hosts.get('a'), hosts.get('b')], stateDir);
-  hostOf = vmAgents.hostOf;
-  system = await startTestSystem('lvx', {
-    nodes: 2,
-    nodeNames: ['a', 'b'],
-    nodeLabels: () => ({ 'live-migration.io/simulated': 'false' }),
-    webhook: true,
-    agents: vmAgents.agents,
-  });
+  vm = await startLibvirtVmSystem('lvx');
+  ({ system, hostOf } = vm);
 }, 240_000);
 
 afterAll(async () => {
-  await system?.stop().catch((error: unknown) => log(`system stop: ${String(error)}`));
-  if (hosts) {
-    await hosts.stop();
-    expect(findLeftovers({ runId: hosts.runId, netnsInodes: hosts.netnsInodes })).toEqual([]);
-  }
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  await vm?.stop();
 }, 90_000);
 
 /** ACPI on in the guest (no acpi=off): it can power itself off, and it gets (and ignores: no acpid) a shutdown request. */
@@ -137,7 +120,7 @@ describe('a VM that ends on libvirt', () => {
     const deleting = await getVmi(sys(), 'grace');
     const deadline = Date.parse(deleting.metadata.deletionTimestamp ?? '') + grace * 1000;
     // The agent records the deadline before it asks the guest (ACPI): then it is killed.
-    const record = join(stateDir, on.name, 'shutdowns', domain('grace'));
+    const record = join(vm?.stateDir ?? '', on.name, 'shutdowns', domain('grace'));
     const recorded = await eventually('the shutdown deadline recorded', async () => (existsSync(record) ? readFileSync(record, 'utf8').trim() : undefined), 30_000, 50);
     expect(Date.parse(recorded)).toBe(deadline);
     await stopComponent(agent, 'SIGKILL');

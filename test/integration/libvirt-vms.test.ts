@@ -6,23 +6,19 @@
 // the guest down and undefines the domain before the VMI goes.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
-import { bootCount, domainState, findLeftovers, guestVmi, guestImage, heartbeats, listDomains, readConsole, startTestHosts, vmiDomain, waitForConsole, waitForHeartbeat, type TestHost, type TestHosts } from '../hosts/index.js';
+import { bootCount, domainState, guestVmi, guestImage, heartbeats, listDomains, readConsole, vmiDomain, waitForConsole, waitForHeartbeat, type TestHost } from '../hosts/index.js';
 import { consolePluginEnv, PLUGIN, runPlugin } from '../setup/console-plugin.js';
 import { kubectl } from '../setup/environment.js';
-import { libvirtVmAgents } from '../setup/libvirt-vm-agents.js';
-import { createMigration, eventually, getMigration, getVmi, startTestSystem, type TestSystem } from '../setup/system.js';
+import { startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
+import { createMigration, eventually, getMigration, getVmi, type TestSystem } from '../setup/system.js';
 
 /** VMIs of the many-guests test: ten TCG guests of 128 MiB (feasible on this 2-core machine: ~4 min). */
 const TEN = 10;
 const log = (message: string) => process.stderr.write(`[libvirt-vms] ${message}\n`);
-let hosts: TestHosts | undefined;
+let vm: LibvirtVmSystem | undefined;
 let system: TestSystem | undefined;
-let stateDir: string;
 let hostOf = new Map<string, TestHost>();
 
 const sys = (): TestSystem => system ?? (() => { throw new Error('system not started'); })();
@@ -30,29 +26,16 @@ const domain = (vmi: string) => vmiDomain(sys().ns, vmi);
 
 beforeAll(async () => {
   image = guestImage();
-  hosts = await startTestHosts({ hosts: ['a', 'b'] });
-  stateDir = mkdtempSync(join(tmpdir(), 'live-migration-agent-state-'));
-  const vmAgents = libvirtVmAgents([hosts.get('a'), hosts.get('b')], stateDir);
-  hostOf = vmAgents.hostOf;
-  system = await startTestSystem('lvm', {
-    nodes: 2,
-    nodeNames: ['a', 'b'],
-    nodeLabels: () => ({ 'live-migration.io/simulated': 'false' }),
-    webhook: true,
+  vm = await startLibvirtVmSystem('lvm', {
     // Slow enough that a delete lands while a migration of a filled guest runs.
     migrations: 'bandwidthPerMigration: 16Mi',
-    agents: vmAgents.agents,
   });
+  ({ system, hostOf } = vm);
   log(`up; guest kernel ${image.kernel}`);
 }, 240_000);
 
 afterAll(async () => {
-  await system?.stop().catch((error: unknown) => log(`system stop: ${String(error)}`));
-  if (hosts) {
-    await hosts.stop();
-    expect(findLeftovers({ runId: hosts.runId, netnsInodes: hosts.netnsInodes })).toEqual([]);
-  }
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  await vm?.stop();
 }, 90_000);
 
 /** Read once: the shared guest image may be rebuilt while a long run goes on. */
