@@ -91,6 +91,9 @@ export class LibvirtVmHost implements VmHost {
     const state = await readDomainState(this.options.uri, domain);
     if (state === undefined) {
       this.forgetDeadline(domain); // of an earlier VMI of this name, if an agent died before undefining
+      // libvirt appends to a domain's console file: a VMI made again under an earlier one's name
+      // would show that guest's lines in `kubectl migrate console`. A first start begins a new file.
+      rmSync(join(this.options.consoleReadDir ?? this.options.consoleDir, `${domain}-console.log`), { force: true });
       const disks = await this.prepareDisks(vmi, domain, pvcDisks);
       const xml = vmDomainXml(vmi, { domainType: this.options.domainType, consoleFile: join(this.options.consoleDir, `${domain}-console.log`), disks });
       const file = join(this.options.stateDir, 'domains', `${domain}.xml`);

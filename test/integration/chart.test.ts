@@ -613,8 +613,11 @@ describe('a release on the local API server', () => {
     expect(denied.stderr).toContain(`ValidatingAdmissionPolicy '${releaseNs}-${fullname}-agent-scope'`);
     expect(denied.stderr).toContain(`an agent on node ${own} may change only its own Node, not ${other}`);
     // Taking over the other node's Lease (an update, which RBAC grants on every Lease of the namespace).
-    const held = JSON.parse(kubectl(['get', 'lease', `agent-${other}`, '-n', releaseNs, '-o', 'json']).stdout) as { spec: Record<string, unknown> };
-    const lease = asAgent(['replace', '-f', '-'], JSON.stringify({ ...held, spec: { ...held.spec, holderIdentity: own } }));
+    // Without its resourceVersion: an unconditional update, so the other agent renewing its Lease in
+    // between cannot turn the policy's answer into a Conflict.
+    const held = JSON.parse(kubectl(['get', 'lease', `agent-${other}`, '-n', releaseNs, '-o', 'json']).stdout) as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
+    const { resourceVersion: _unconditional, ...metadata } = held.metadata;
+    const lease = asAgent(['replace', '-f', '-'], JSON.stringify({ ...held, metadata, spec: { ...held.spec, holderIdentity: own } }));
     expect(lease.code).toBe(1);
     expect(lease.stderr).toContain(`may change only Lease agent-${own}, not agent-${other}`);
     // Its own node, as RBAC and the policy allow (the value it registered is put back by its next annotation).

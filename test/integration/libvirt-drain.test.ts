@@ -10,7 +10,7 @@ import { bootCount, guestImage, guestVmi, heartbeats, listDomains, readConsole, 
 import { consolePluginEnv, runPlugin } from '../setup/console-plugin.js';
 import { isEvacuation, removeDrainTaint, taintForDrain } from '../setup/drain.js';
 import { kubectl } from '../setup/environment.js';
-import { startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
+import { HOST_LABEL, startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
 import { eventually, getVmi, listMigrations, waitEvaluated, type TestSystem } from '../setup/system.js';
 import { recordVmis } from '../setup/vmi-recorder.js';
 
@@ -30,10 +30,8 @@ function host(node: string): TestHost {
 }
 
 beforeAll(async () => {
-  vm = await startLibvirtVmSystem('ldr', {
-    nodeLabels: (i) => ({ 'live-migration.io/simulated': 'false', 'test.live-migration.io/host': i === 0 ? 'a' : 'b' }),
-    // Evacuations go through admission as in a cluster (the reconciler's account sets spec.priority).
-  });
+  // With the webhook: evacuations go through admission as in a cluster (the reconciler's account sets spec.priority).
+  vm = await startLibvirtVmSystem('ldr');
   ({ system, hostOf } = vm);
   log(`up (namespace ${sys().ns})`);
 }, 240_000);
@@ -50,7 +48,7 @@ describe('draining a host with guests running', () => {
     // B carries the drain taint: placement puts every new VMI on A, none on the draining node. A
     // VMI that may only run on B waits, saying why (and shows the reconciler has seen the taint).
     await taintForDrain(sys(), nodeB);
-    const probe = guestVmi('only-b', { namespace: sys().ns, image, spec: { nodeSelector: { 'test.live-migration.io/host': 'b' } } });
+    const probe = guestVmi('only-b', { namespace: sys().ns, image, spec: { nodeSelector: { [HOST_LABEL]: 'b' } } });
     expect(kubectl(['apply', '-f', '-'], JSON.stringify(probe)).code).toBe(0);
     const waiting = await eventually('only-b Unschedulable', async () => {
       const v = await getVmi(sys(), 'only-b');

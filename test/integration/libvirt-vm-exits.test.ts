@@ -12,13 +12,15 @@ import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
 import { guestImage, guestVmi, heartbeats, listDomains, readConsole, waitForConsole, waitForHeartbeat, type TestHost } from '../hosts/index.js';
 import { kubectl } from '../setup/environment.js';
-import { startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
+import { HOST_LABEL, startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
 import { eventually, getVmi, type TestSystem } from '../setup/system.js';
 
 let vm: LibvirtVmSystem | undefined;
 let system: TestSystem | undefined;
 let hostOf = new Map<string, TestHost>();
 let image: { kernel: string; initrd: string };
+/** Where the power-off test's guest ran (the next test makes a VMI of the same name there). */
+let offHost: TestHost | undefined;
 
 const sys = (): TestSystem => system ?? (() => { throw new Error('system not started'); })();
 const domain = (vmi: string) => `${sys().ns}_${vmi}`;
@@ -84,12 +86,28 @@ describe('a VM that ends on libvirt', () => {
   it('a guest that powers itself off: Succeeded, Ready False saying it shut off, no domain left, deletable', async () => {
     expect(kubectl(['apply', '-f', '-'], manifest('off', { grace: 30, poweroffAfter: 3 })).code).toBe(0);
     const { on } = await running('off');
+    offHost = on;
     await waitForConsole(on, domain('off'), /lm-poweroff/, 120_000);
     const vmi = await phase('off', 'Succeeded');
     expect(ready(vmi)).toMatchObject({ status: 'False', reason: 'GuestNotRunning', message: 'the guest is shut off (shutdown)' });
     expect(vmi.status?.reason).toBeUndefined();
     expect(vmi.metadata.finalizers).toContain('live-migration.io/vm-shutdown');
     await expectUndefinedThenDeletable('off', on);
+  }, 240_000);
+
+  it('a VMI made again under the name of one that ended, on the same node: its console shows the new guest only', async () => {
+    const earlier = offHost ?? (() => { throw new Error('the power-off test ran first'); })();
+    expect(readConsole(earlier, domain('off'))).toMatch(/lm-poweroff/); // the first guest's lines, in the file libvirt appends to
+    const pinned = guestVmi('off', { namespace: sys().ns, image, grace: 0, spec: { nodeSelector: { [HOST_LABEL]: earlier.name } } });
+    expect(kubectl(['apply', '-f', '-'], JSON.stringify(pinned)).code).toBe(0);
+    const { on } = await running('off');
+    expect(on).toBe(earlier);
+    await waitForHeartbeat(on, domain('off'), 1, 120_000);
+    const text = readConsole(on, domain('off'));
+    expect(text.match(/lm-booted/g)).toHaveLength(1);
+    expect(text).not.toMatch(/lm-poweroff/);
+    expect(kubectl(['delete', 'vmi', 'off', '-n', sys().ns, '--wait=false']).code).toBe(0);
+    await gone('off');
   }, 240_000);
 
   it('QEMU killed under a running guest (a crash): Failed with the reason, no domain left, deletable', async () => {

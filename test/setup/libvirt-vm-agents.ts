@@ -32,6 +32,9 @@ export function libvirtVmAgents(hosts: readonly TestHost[], stateDir: string, gu
   return { agents, hostOf };
 }
 
+/** Every node carries the name of its test host under this label (for a nodeSelector). */
+export const HOST_LABEL = 'test.live-migration.io/host';
+
 /** The two test hosts, a test system whose nodes `…-a`, `…-b` are their libvirt agents, and one stop for all. */
 export interface LibvirtVmSystem {
   hosts: TestHosts;
@@ -55,7 +58,7 @@ export async function startLibvirtVmSystem(prefix: string, options: Omit<TestSys
   let system: TestSystem;
   try {
     system = await startTestSystem(prefix, {
-      nodeLabels: () => ({ 'live-migration.io/simulated': 'false' }),
+      nodeLabels: (i) => ({ 'live-migration.io/simulated': 'false', [HOST_LABEL]: i === 0 ? 'a' : 'b' }),
       webhook: true,
       ...options,
       nodes: 2,
