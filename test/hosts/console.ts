@@ -33,7 +33,7 @@ export async function waitForConsole(
     const text = readConsole(host, guestName);
     if (test(text)) return text;
     if (Date.now() > deadline) {
-      throw new Error(`guest ${guestName} on host ${host.name}: console did not show ${String(done)} within ${timeoutMs} ms; it ends with:\n${text.split('\n').slice(-10).join('\n')}`);
+      throw new Error(`guest ${guestName} on host ${host.name}: console did not show ${String(done)} within ${timeoutMs} ms; it ends with:\n${text.split('\n').slice(-40).join('\n')}`);
     }
     await sleep(100);
   }
