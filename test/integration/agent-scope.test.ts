@@ -103,9 +103,7 @@ describe('an agent bound to its node', () => {
   it('cannot renew, take or delete another node’s Lease, nor the reconciler’s leader Lease', async () => {
     const otherLease = `agent-${system.nodes[1]}`;
     const held = await system.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: otherLease, namespace: system.ns });
-    // Without its resourceVersion (an unconditional update): the other agent renewing in between
-    // cannot turn the policy's answer into a Conflict.
-    const take = { ...held, metadata: { ...held.metadata, resourceVersion: undefined }, spec: { ...held.spec, holderIdentity: ownNode, renewTime: new V1MicroTime(Date.now()) } };
+    const take = { ...held, spec: { ...held.spec, holderIdentity: ownNode, renewTime: new V1MicroTime(Date.now()) } };
     const updated = await refusal(agent.coordination.replaceNamespacedLease({ name: otherLease, namespace: system.ns, body: take }));
     expect(updated).toEqual({ code: 403, message: expect.stringContaining(`an agent on node ${ownNode} may change only Lease agent-${ownNode}, not ${otherLease}`) });
     expect((await refusal(agent.coordination.deleteNamespacedLease({ name: otherLease, namespace: system.ns }))).code).toBe(403);
