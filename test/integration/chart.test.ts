@@ -613,8 +613,8 @@ describe('a release on the local API server', () => {
     expect(denied.stderr).toContain(`ValidatingAdmissionPolicy '${releaseNs}-${fullname}-agent-scope'`);
     expect(denied.stderr).toContain(`an agent on node ${own} may change only its own Node, not ${other}`);
     // Taking over the other node's Lease (an update, which RBAC grants on every Lease of the namespace).
-    // Without its resourceVersion: an unconditional update, so the other agent renewing its Lease in
-    // between cannot turn the policy's answer into a Conflict.
+    // Sent without its resourceVersion, so a renewal by the other agent between the read and this
+    // write does not answer Conflict before the policy speaks (CI saw that race; passes since).
     const held = JSON.parse(kubectl(['get', 'lease', `agent-${other}`, '-n', releaseNs, '-o', 'json']).stdout) as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
     const { resourceVersion: _unconditional, ...metadata } = held.metadata;
     const lease = asAgent(['replace', '-f', '-'], JSON.stringify({ ...held, metadata, spec: { ...held.spec, holderIdentity: own } }));
