@@ -5,8 +5,8 @@
 // the token itself: a ServiceAccount token bound to a Pod carries the Pod's node in the user's extra
 // `authentication.kubernetes.io/node-name` (Kubernetes 1.30+), which no client can forge. A token
 // bound to no Pod names no node and may change nothing.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTokenKubeconfig } from './token-kubeconfig.js';
 import { CoreV1Api, KubernetesObjectApi, RbacAuthorizationV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { AGENT_LEASE_PREFIX } from '../../agent/registration.js';
 import { serviceAccountUsername } from '../../webhook/registration.js';
@@ -142,9 +142,6 @@ export async function deleteAgentScope(kubeConfig: KubeConfig, scope: AgentScope
  */
 export async function agentNodeKubeconfigs(kubeConfig: KubeConfig, namespace: string, nodes: readonly string[], workDir: string): Promise<string> {
   const core = kubeConfig.makeApiClient(CoreV1Api);
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  const ca = cluster.caData ? { 'certificate-authority-data': cluster.caData } : { 'certificate-authority': cluster.caFile };
   for (const node of nodes) {
     // Written anew each time, as the reconciler's: a kept file would name an API server (and a
     // token) of an earlier start.
@@ -169,18 +166,7 @@ export async function agentNodeKubeconfigs(kubeConfig: KubeConfig, namespace: st
     });
     const token = issued.status?.token;
     if (!token) throw new Error(`no token issued for the agent of node ${node}`);
-    writeFileSync(
-      file,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'local', cluster: { server: cluster.server, ...ca } }],
-        users: [{ name: 'agent', user: { token } }],
-        contexts: [{ name: 'local', context: { cluster: 'local', user: 'agent', namespace } }],
-        'current-context': 'local',
-      }),
-      { mode: 0o600 },
-    );
+    writeTokenKubeconfig(file, kubeConfig, 'agent', token, namespace);
   }
   return join(workDir, 'agent-{node}.kubeconfig');
 }

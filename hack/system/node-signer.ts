@@ -2,8 +2,8 @@
 // says the same; chart.test.ts compares): read CSRs, approve or deny and sign — each only for signer
 // live-migration.io/node-migration (the API server checks `signers` by resourceName on /approval and
 // /status) — and read Nodes (whose addresses a certificate may name). A CA of its own per system.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTokenKubeconfig } from './token-kubeconfig.js';
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig, type V1PolicyRule } from '@kubernetes/client-node';
 import { NODE_MIGRATION_SIGNER } from '../../agent/node-identity.js';
 import { createCertificateAuthority } from '../control-plane/pki.js';
@@ -39,22 +39,9 @@ export async function createNodeSignerIdentity(kubeConfig: KubeConfig, namespace
     },
   });
   const token = (await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } })).status?.token;
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!token || !cluster) throw new Error('no token for the node signer, or no current cluster');
-  const ca = cluster.caData ? { 'certificate-authority-data': cluster.caData } : { 'certificate-authority': cluster.caFile };
+  if (!token) throw new Error('no token for the node signer');
   const kubeconfig = join(workDir, 'node-signer.kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'local', cluster: { server: cluster.server, ...ca } }],
-      users: [{ name, user: { token } }],
-      contexts: [{ name: 'local', context: { cluster: 'local', user: name, namespace } }],
-      'current-context': 'local',
-    }),
-    { mode: 0o600 },
-  );
+  writeTokenKubeconfig(kubeconfig, kubeConfig, name, token, namespace);
   return { kubeconfig, clusterName };
 }
 

@@ -3,8 +3,8 @@
 // VMIM updates, so the reconciler's finalizer removals never wait on the webhook; running it under
 // the admin certificate instead would exempt every kubectl user too. Bound to cluster-admin here:
 // the harness tests behaviour, the chart's test checks least-privilege RBAC.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeTokenKubeconfig } from './token-kubeconfig.js';
 import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { serviceAccountUsername } from '../../webhook/registration.js';
 
@@ -45,22 +45,8 @@ export async function createReconcilerIdentity(kubeConfig: KubeConfig, namespace
   const tokenRequest = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: TOKEN_SECONDS } } });
   const token = tokenRequest.status?.token;
   if (!token) throw new Error(`no token issued for ServiceAccount ${namespace}/${name}`);
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const kubeconfig = join(workDir, 'reconciler.kubeconfig');
-  const ca = cluster.caData ? { 'certificate-authority-data': cluster.caData } : { 'certificate-authority': cluster.caFile };
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'local', cluster: { server: cluster.server, ...ca } }],
-      users: [{ name, user: { token } }],
-      contexts: [{ name: 'local', context: { cluster: 'local', user: name, namespace } }],
-      'current-context': 'local',
-    }),
-    { mode: 0o600 },
-  );
+  writeTokenKubeconfig(kubeconfig, kubeConfig, name, token, namespace);
   return { username: serviceAccountUsername(namespace, name), kubeconfig, clusterRoleBinding };
 }
 

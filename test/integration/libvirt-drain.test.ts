@@ -4,14 +4,13 @@
 // guest is then on B, moved by exactly one evacuation migration as KubeVirt makes them, its console
 // counting on from where it was on A with no second boot.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiException } from '@kubernetes/client-node';
 import { EVACUATION_ANNOTATION } from '../../api/names.js';
 import { bootCount, guestImage, guestVmi, heartbeats, listDomains, readConsole, vmiDomain, waitForHeartbeat, type TestHost } from '../hosts/index.js';
 import { consolePluginEnv, runPlugin } from '../setup/console-plugin.js';
 import { isEvacuation, removeDrainTaint, taintForDrain } from '../setup/drain.js';
 import { kubectl } from '../setup/environment.js';
 import { HOST_LABEL, startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
-import { eventually, getVmi, listMigrations, waitEvaluated, type TestSystem } from '../setup/system.js';
+import { eventually, getVmi, listMigrations, waitEvaluated, waitForVmiGone, type TestSystem } from '../setup/system.js';
 import { recordVmis } from '../setup/vmi-recorder.js';
 
 /** Three TCG guests of 128 MiB: several at once on one host, well within the 1Gi each agent offers. */
@@ -105,15 +104,7 @@ describe('draining a host with guests running', () => {
     // Called off: A takes VMIs again; the guests go.
     expect((await runPlugin(consolePluginEnv(sys()), ['drain', nodeA, '--cancel'])).code).toBe(0);
     for (const name of GUESTS) expect(kubectl(['delete', 'vmi', name, '-n', sys().ns, '--wait=false']).code).toBe(0);
-    await Promise.all(GUESTS.map((name) => eventually(`${name} gone`, async () => {
-      try {
-        await getVmi(sys(), name);
-        return undefined;
-      } catch (error) {
-        if (error instanceof ApiException && error.code === 404) return true;
-        throw error;
-      }
-    }, 60_000, 250)));
+    await Promise.all(GUESTS.map((name) => waitForVmiGone(sys(), name)));
     expect(await listDomains(host(nodeB))).toEqual([]);
   }, 720_000);
 });

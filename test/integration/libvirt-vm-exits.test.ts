@@ -7,13 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiException } from '@kubernetes/client-node';
 import type { VirtualMachineInstance } from '../../api/schemas/vmi.js';
 import { agentComponentName, startAgentComponent, stopComponent } from '../../hack/system/local-system.js';
 import { guestImage, guestVmi, heartbeats, listDomains, readConsole, waitForConsole, waitForHeartbeat, type TestHost } from '../hosts/index.js';
 import { kubectl } from '../setup/environment.js';
 import { HOST_LABEL, startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
-import { eventually, getVmi, type TestSystem } from '../setup/system.js';
+import { eventually, getVmi, waitForVmiGone, type TestSystem } from '../setup/system.js';
 
 let vm: LibvirtVmSystem | undefined;
 let system: TestSystem | undefined;
@@ -61,17 +60,7 @@ async function phase(name: string, want: string): Promise<VirtualMachineInstance
   }, 120_000, 200);
 }
 
-async function gone(name: string): Promise<void> {
-  await eventually(`${name} gone`, async () => {
-    try {
-      await getVmi(sys(), name);
-      return undefined;
-    } catch (error) {
-      if (error instanceof ApiException && error.code === 404) return true;
-      throw error;
-    }
-  }, 60_000, 200);
-}
+const gone = (name: string): Promise<void> => waitForVmiGone(sys(), name);
 
 const ready = (vmi: VirtualMachineInstance) => vmi.status?.conditions?.find((c) => c.type === 'Ready');
 

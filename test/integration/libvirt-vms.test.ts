@@ -12,7 +12,7 @@ import { bootCount, domainState, guestVmi, guestImage, heartbeats, listDomains, 
 import { consolePluginEnv, PLUGIN, runPlugin } from '../setup/console-plugin.js';
 import { kubectl } from '../setup/environment.js';
 import { startLibvirtVmSystem, type LibvirtVmSystem } from '../setup/libvirt-vm-agents.js';
-import { createMigration, eventually, getMigration, getVmi, type TestSystem } from '../setup/system.js';
+import { createMigration, eventually, getMigration, getVmi, waitForVmiGone, type TestSystem } from '../setup/system.js';
 
 /** VMIs of the many-guests test: ten TCG guests of 128 MiB (feasible on this 2-core machine: ~4 min). */
 const TEN = 10;
@@ -144,15 +144,7 @@ describe('a VMI on libvirt', () => {
     // The finalizer holds the VMI while its guest still runs.
     const deleting = await getVmi(sys(), 'vm-1');
     expect(deleting.metadata.finalizers).toContain('live-migration.io/vm-shutdown');
-    await eventually('vm-1 gone', async () => {
-      try {
-        await getVmi(sys(), 'vm-1');
-        return undefined;
-      } catch (error) {
-        if (error instanceof ApiException && error.code === 404) return true;
-        throw error;
-      }
-    }, 60_000, 200);
+    await waitForVmiGone(sys(), 'vm-1');
     expect(await listDomains(host(node))).not.toContain(domain('vm-1'));
   }, 120_000);
 

@@ -181,6 +181,19 @@ export async function getVmi(system: TestSystem, name: string): Promise<VirtualM
   return (await system.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstances', name })) as VirtualMachineInstance;
 }
 
+/** Waits until the VMI is gone from the API server: only NotFound counts, any other error fails. */
+export async function waitForVmiGone(system: TestSystem, name: string, ms = 60_000): Promise<void> {
+  await eventually(`${name} gone`, async () => {
+    try {
+      await getVmi(system, name);
+      return undefined;
+    } catch (error) {
+      if (error instanceof ApiException && error.code === 404) return true;
+      throw error;
+    }
+  }, ms, 200);
+}
+
 export async function deleteMigration(system: TestSystem, name: string): Promise<void> {
   await system.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: system.ns, plural: 'virtualmachineinstancemigrations', name });
 }
